@@ -1,0 +1,81 @@
+#include "cli/app.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+
+namespace spawn::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"slurm inspect", "[SBATCH OPTIONS] SCRIPT [--json]",
+       "read a batch script exactly as sbatch 22.05 does and show what it asks for", cmd_slurm_inspect},
+  };
+  return table;
+}
+
+namespace {
+
+void print_help(std::ostream& out) {
+  out << "spawn: run existing Slurm batch scripts on this machine, on AWS EC2, or beside a Slurm cluster.\n\n"
+         "Usage: spawn COMMAND [ARGS]\n\nCommands:\n";
+  for (const auto& c : commands()) {
+    out << "  spawn " << c.name << " " << c.usage << "\n      " << c.summary << "\n";
+  }
+  out << "\n  spawn --version     version and the providers built in\n"
+         "  spawn --help        this text; `spawn COMMAND --help` for one command\n";
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_help(std::cout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "spawn " << SPAWN_VERSION << "\n";
+    return 0;
+  }
+  // Longest command name that matches the leading words.
+  const Command* best = nullptr;
+  std::size_t best_words = 0;
+  for (const auto& c : commands()) {
+    std::vector<std::string> words;
+    std::string word;
+    for (char ch : c.name) {
+      if (ch == ' ') {
+        words.push_back(word);
+        word.clear();
+      } else {
+        word += ch;
+      }
+    }
+    words.push_back(word);
+    if (words.size() > args.size() || words.size() <= best_words) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < words.size(); ++i) match = match && args[i] == words[i];
+    if (match) {
+      best = &c;
+      best_words = words.size();
+    }
+  }
+  if (!best) {
+    std::string known;
+    for (const auto& c : commands()) known += std::string(known.empty() ? "" : ", ") + std::string(c.name);
+    std::string what;
+    for (std::size_t i = 0; i < args.size() && i < 2; ++i) what += (i ? " " : "") + args[i];
+    throw Error("unknown command \"" + what + "\" (commands: " + known + "; see spawn --help)").with_exit_status(2);
+  }
+  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(best_words), args.end());
+  if (!rest.empty() && (rest[0] == "--help" || rest[0] == "-h")) {
+    std::cout << "Usage: spawn " << best->name << " " << best->usage << "\n" << best->summary << "\n";
+    return 0;
+  }
+  return best->run(rest);
+}
+
+} // namespace spawn::cli

@@ -1,0 +1,10 @@
+#pragma once
+// Entry points of the commands listed in cli/app.cpp; each returns the exit status.
+#include <string>
+#include <vector>
+
+namespace spawn::cli {
+
+int cmd_slurm_inspect(const std::vector<std::string>& args);
+
+} // namespace spawn::cli
