@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "slurm/grammar.hpp"
@@ -65,8 +66,9 @@ private:
   std::uint64_t m_max_array_size;
   std::vector<std::string> m_errors;
   // Which memory options were set, and from where (sbatch's exclusivity rule needs it).
-  std::set<std::string> m_mem_set_by_cli;  // script or command line
-  std::set<std::string> m_mem_set_by_env;
+  std::map<std::string, std::string> m_mem_set_by_cli;  // option -> origin (script or command line)
+  std::map<std::string, std::string> m_mem_set_by_env;
+  std::map<std::string, std::string> m_origin;          // option -> origin of its last occurrence
   bool m_ntasks_set = false;
   bool m_nodes_set = false;
   bool m_extra_set = false;
@@ -84,6 +86,7 @@ bool env_flag_value(const std::string& value) {
 
 void JobBuilder::apply(const Occurrence& o) {
   const std::string name(o.spec->long_name);
+  m_origin[name] = o.origin;
   const std::string value = o.value.value_or("");
   bool from_env = o.source == OptionSource::environment;
   bool flag_on = o.spec->arg != ArgKind::none || !from_env || env_flag_value(value);
@@ -146,7 +149,7 @@ void JobBuilder::apply(const Occurrence& o) {
   } else if (name == "mem" || name == "mem-per-cpu" || name == "mem-per-gpu") {
     std::uint64_t mb = 0;
     if (take(o, parse_megabytes(value), mb)) {
-      (from_env ? m_mem_set_by_env : m_mem_set_by_cli).insert(name);
+      (from_env ? m_mem_set_by_env : m_mem_set_by_cli)[name] = o.origin;
       if (name == "mem") m_job.mem_per_node_mb = mb;
       else if (name == "mem-per-cpu") m_job.mem_per_cpu_mb = mb;
       else m_job.mem_per_gpu_mb = mb;
@@ -283,16 +286,21 @@ void JobBuilder::apply(const Occurrence& o) {
 void JobBuilder::finish() {
   // --mem, --mem-per-cpu and --mem-per-gpu are mutually exclusive in the script and on the command line;
   // one given there overrides the others coming from the environment.
+  auto conflict = [&](const std::map<std::string, std::string>& set) {
+    std::vector<std::string> given;
+    for (const auto& [option, origin] : set) given.push_back("--" + option + " (" + origin + ")");
+    m_errors.push_back(set.rbegin()->second + ": --mem, --mem-per-cpu and --mem-per-gpu are mutually exclusive; given: " +
+                       util::join(given, ", "));
+  };
   if (m_mem_set_by_cli.size() > 1) {
-    m_errors.push_back("--mem, --mem-per-cpu and --mem-per-gpu are mutually exclusive (given: --" +
-                       util::join({m_mem_set_by_cli.begin(), m_mem_set_by_cli.end()}, ", --") + ")");
+    conflict(m_mem_set_by_cli);
   } else if (m_mem_set_by_cli.size() == 1) {
-    auto keep = *m_mem_set_by_cli.begin();
+    auto keep = m_mem_set_by_cli.begin()->first;
     if (keep != "mem") m_job.mem_per_node_mb.reset();
     if (keep != "mem-per-cpu") m_job.mem_per_cpu_mb.reset();
     if (keep != "mem-per-gpu") m_job.mem_per_gpu_mb.reset();
   } else if (m_mem_set_by_env.size() > 1) {
-    m_errors.push_back("SBATCH_MEM_PER_NODE, SBATCH_MEM_PER_CPU and SBATCH_MEM_PER_GPU are mutually exclusive");
+    conflict(m_mem_set_by_env);
   }
 
   std::uint32_t min_nodes = m_job.nodes_min.value_or(1);
@@ -323,10 +331,13 @@ void JobBuilder::finish() {
     m_job.nodes_min = min_nodes;
     m_job.nodes_max = max_nodes == 0 ? min_nodes : max_nodes;
   }
-  if (m_job.cpus_per_gpu && m_job.cpus_per_task)
-    m_errors.push_back("--cpus-per-gpu and --cpus-per-task are mutually exclusive");
+  auto exclusive_pair = [&](const std::string& a, const std::string& b) {
+    m_errors.push_back(m_origin[b] + ": --" + b + " conflicts with --" + a + " (" + m_origin[a] +
+                       "): the two are mutually exclusive");
+  };
+  if (m_job.cpus_per_gpu && m_job.cpus_per_task) exclusive_pair("cpus-per-task", "cpus-per-gpu");
   if (m_job.ntasks_per_gpu && m_job.gpus_per_task)
-    m_errors.push_back("--gpus-per-task is mutually exclusive with --ntasks-per-gpu");
+    exclusive_pair("gpus-per-task", m_origin.count("ntasks-per-gpu") ? "ntasks-per-gpu" : "ntasks-per-tres");
 }
 
 std::string origin_of(const std::string& script, int line) { return script + ":" + std::to_string(line); }
