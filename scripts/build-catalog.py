@@ -73,8 +73,14 @@ ACCELERATORS = {
     "Virtex UltraScale+ (VU47P)": ("fpga", "Virtex UltraScale+ (VU47P)"),
     "Xilinx U30": ("video", "Xilinx U30"),
 }
-# Families whose accelerator the source leaves unnamed (none in the 2026-11-28 snapshot; vt1 carries U30 cards).
-UNNAMED_ACCELERATORS = {"vt1": ("video", "Xilinx U30", 0)}
+# Types whose accelerators the source leaves unnamed: vt1 carries Xilinx U30 video transcoding cards (AWS lists 1, 2
+# and 8 per size). A vt1 size not listed here stops the script.
+UNNAMED_ACCELERATORS = {
+    "vt1.3xlarge": ("video", "Xilinx U30", 1),
+    "vt1.6xlarge": ("video", "Xilinx U30", 2),
+    "vt1.24xlarge": ("video", "Xilinx U30", 8),
+}
+UNNAMED_ACCELERATOR_FAMILIES = {"vt1"}
 
 MICRO = Decimal("0.000001")
 
@@ -137,8 +143,10 @@ def main():
                 sys.exit(f"{name}: unknown AcceleratorName {accel!r}: add it to ACCELERATORS")
             kind, model = ACCELERATORS[accel]
             count = whole(row["AcceleratorCount"], "AcceleratorCount", row)
-        elif family in UNNAMED_ACCELERATORS:
-            kind, model, count = UNNAMED_ACCELERATORS[family]
+        elif family in UNNAMED_ACCELERATOR_FAMILIES:
+            if name not in UNNAMED_ACCELERATORS:
+                sys.exit(f"{name}: accelerator count unknown: add it to UNNAMED_ACCELERATORS")
+            kind, model, count = UNNAMED_ACCELERATORS[name]
         else:
             kind, model, count = "none", "-", 0
         # p4de.24xlarge has duplicate rows whose GpuInfo says "A100" instead of "A100-80GB"; the accelerator comes

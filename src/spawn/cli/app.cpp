@@ -12,6 +12,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"slurm inspect", "[SBATCH OPTIONS] SCRIPT [--json]",
        "read a batch script exactly as sbatch 22.05 does and show what it asks for", cmd_slurm_inspect},
+      {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
+       "[--spot] [--all] [--limit N] [--json]",
+       "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},
   };
   return table;
 }
