@@ -136,6 +136,8 @@ def run_spawn(res: Result, spawn: str) -> None:
         res.spawn_rc, res.spawn_out, res.spawn_err = r.returncode, r.stdout, r.stderr
     except subprocess.TimeoutExpired:
         res.spawn_rc, res.spawn_out, res.spawn_err = -1, "", "timed out after 60 s"
+    except OSError as e:
+        res.spawn_rc, res.spawn_out, res.spawn_err = -1, "", f"cannot run spawn: {e}"
 
 
 # ---------------------------------------------------------------- comparing
@@ -262,9 +264,13 @@ def compare(res: Result, cmp: Comparison, user: str) -> None:
               equal=([t.count for t in mpt] == ([g("mem_per_gpu_mb")] if g("mem_per_gpu_mb") is not None else [])))
 
     # GPUs and other generic resources.
+    # spawn mirrors a GPU --gres into gpus_per_node; Slurm lists --gpus-per-node and --gres entries side by side,
+    # so gpus_per_node adds an entry only when --gpus-per-node itself was given (or no GPU gres explains it).
     want_node = [sl.Tres(x.get("name"), x.get("type"), int(x.get("count"))) for x in (g("gres") or [])]
-    if gpu_spec(g("gpus_per_node")):
-        want_node.append(gpu_spec(g("gpus_per_node")))
+    gpn = gpu_spec(g("gpus_per_node"))
+    gpn_given = any(d.get("option") == "--gpus-per-node" for d in (g("directives") or []))
+    if gpn and (gpn_given or not any(t.name == "gpu" for t in want_node)):
+        want_node.append(gpn)
     have_node = sl.parse_tres_list(rec.get("TresPerNode"))
     cmp.check("TresPerNode", tres_str(have_node), tres_str(want_node), equal=sorted(have_node) == sorted(want_node))
     for key, jkey in (("TresPerJob", "gpus_per_job"), ("TresPerTask", "gpus_per_task")):
@@ -364,6 +370,7 @@ def main() -> int:
         if not opts.spawn or not os.access(opts.spawn, os.X_OK):
             print(f"test_slurm_inspect_diff: --spawn {opts.spawn!r} is not an executable", file=sys.stderr)
             return 2
+        opts.spawn = os.path.abspath(opts.spawn)  # spawn runs in each script's own directory
 
     cases = select_cases(opts.k)
     if not cases:
