@@ -10,7 +10,7 @@ int cmd_slurm_inspect(const std::vector<std::string>& args) {
   auto parsed = parse_slurm_args("slurm inspect", args, {{"--json", "", false}});
   auto job = slurm::read_job(parsed.request);
   if (parsed.has("--json")) {
-    std::cout << job_to_json(job).dump(2) << "\n";
+    std::cout << dump_json(job_to_json(job)) << "\n";
   } else {
     print_job_analysis(std::cout, job);
   }

@@ -109,7 +109,9 @@ nlohmann::ordered_json job_to_json(const Job& job) {
   }
   j["exclusive"] = job.exclusive != Exclusive::no;
   auto mode = exclusive_name(job.exclusive);
+  if (!mode && job.oversubscribe) mode = "oversubscribe";
   j["exclusive_mode"] = mode ? json(mode) : json(nullptr);
+  j["oversubscribe"] = job.oversubscribe;
   j["partition"] = opt(job.partition);
   j["account"] = opt(job.account);
   j["qos"] = opt(job.qos);
@@ -149,6 +151,10 @@ nlohmann::ordered_json job_to_json(const Job& job) {
   j["body_line"] = job.body_line;
   j["warnings"] = job.warnings;
   return j;
+}
+
+std::string dump_json(const nlohmann::ordered_json& document, int indent) {
+  return document.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string describe_time(const Job& job) {

@@ -10,6 +10,8 @@ namespace spawn::cli {
 
 // The inspect --json document; every key is always present (null when the script does not say).
 nlohmann::ordered_json job_to_json(const Job& job);
+// JSON text for users and tools; bytes that are not UTF-8 (scripts may hold any) become U+FFFD.
+std::string dump_json(const nlohmann::ordered_json& document, int indent = 2);
 // The one-line summaries the analysis block is made of ("array 1-100 (100 tasks)", "2h per task", ...).
 std::string describe_time(const Job& job);
 std::string describe_resources(const Job& job);

@@ -39,6 +39,7 @@ public:
 
   void apply(const Occurrence& o);
   void finish();
+  void check_gpus(bool& ntasks_set, std::uint32_t& ntasks, std::uint32_t& min_nodes, std::uint32_t& max_nodes);
   std::vector<std::string>& errors() { return m_errors; }
 
 private:
@@ -283,6 +284,115 @@ void JobBuilder::apply(const Occurrence& o) {
   // Every other option is recorded in the directive list only; its cloud note says what happens to it.
 }
 
+// The GPU consistency rules slurmctld applies to a submission (gres.c: _test_gres_cnt), and the
+// counts it derives from them: tasks from --gpus / --gpus-per-task, nodes from --gpus / per node,
+// CPUs per task from --cpus-per-gpu x --gpus-per-task.
+void JobBuilder::check_gpus(bool& ntasks_set, std::uint32_t& ntasks, std::uint32_t& min_nodes,
+                            std::uint32_t& max_nodes) {
+  std::vector<const GresRequest*> requests;
+  for (const auto& g : m_job.gres) {
+    if (g.name == "gpu") requests.push_back(&g);
+  }
+  for (const auto* g : {&m_job.gpus_per_job, &m_job.gpus_per_node, &m_job.gpus_per_task, &m_job.gpus_per_socket}) {
+    if (*g) requests.push_back(&**g);
+  }
+  auto fail = [&](const std::string& option, const std::string& message) {
+    auto origin = m_origin.count(option) ? m_origin[option] : m_job.script_path;
+    m_errors.push_back(origin + ": --" + option + ": " + message);
+  };
+  if (requests.empty()) {
+    if (m_job.mem_per_gpu_mb)
+      fail("mem-per-gpu", "no GPU is requested (add --gres=gpu:N, --gpus or --gpus-per-node)");
+    return;
+  }
+  bool typed = false, untyped = false;
+  for (const auto* g : requests) (g->type ? typed : untyped) = true;
+  if (typed && untyped) {
+    m_errors.push_back(m_job.script_path +
+                       ": GPU requests mix a type with no type (e.g. gpu:a100:1 and gpu:1); Slurm rejects this as an "
+                       "invalid GRES specification");
+    return;
+  }
+  std::uint64_t per_job = m_job.gpus_per_job ? m_job.gpus_per_job->count : 0;
+  std::uint64_t per_node = 0;
+  if (m_job.gpus_per_node) {
+    per_node = m_job.gpus_per_node->count;
+  } else {
+    for (const auto& g : m_job.gres)
+      if (g.name == "gpu") per_node += g.count;
+  }
+  std::uint64_t per_task = m_job.gpus_per_task ? m_job.gpus_per_task->count : 0;
+  std::uint64_t per_socket = m_job.gpus_per_socket ? m_job.gpus_per_socket->count : 0;
+  if (per_job && ((per_node && per_node > per_job) || (per_task && per_task > per_job) ||
+                  (per_socket && per_socket > per_job))) {
+    fail("gpus", "the job's GPU count must be at least the per-node, per-task and per-socket counts");
+    return;
+  }
+  if (per_node && ((per_task && per_task > per_node) || (per_socket && per_socket > per_node))) {
+    fail("gpus-per-task", "GPUs per task or per socket exceed the GPUs per node");
+    return;
+  }
+  if (per_socket && !m_sockets) {
+    fail("gpus-per-socket", "needs --sockets-per-node");
+    return;
+  }
+  if (per_job && per_node) {
+    if (per_job % per_node) {
+      fail("gpus", std::to_string(per_job) + " GPUs is not a multiple of the " + std::to_string(per_node) +
+                       " GPUs per node");
+      return;
+    }
+    auto nodes = static_cast<std::uint32_t>(per_job / per_node);
+    if ((m_nodes_set && nodes < min_nodes) || (max_nodes && nodes > max_nodes)) {
+      fail("gpus", std::to_string(per_job) + " GPUs at " + std::to_string(per_node) + " per node need " +
+                       std::to_string(nodes) + " nodes, outside the " + std::to_string(min_nodes) + "-" +
+                       std::to_string(max_nodes) + " nodes requested");
+      return;
+    }
+    min_nodes = max_nodes = nodes;
+    m_nodes_set = true;
+  }
+  if (per_task) {
+    if (per_job) {
+      if (per_job % per_task) {
+        fail("gpus-per-task", "the job's " + std::to_string(per_job) + " GPUs are not a multiple of " +
+                                  std::to_string(per_task) + " per task");
+        return;
+      }
+      auto tasks = static_cast<std::uint32_t>(per_job / per_task);
+      if (!ntasks_set) {
+        ntasks = tasks;
+        ntasks_set = true;
+      } else if (ntasks != tasks) {
+        fail("gpus-per-task", "--gpus / --gpus-per-task gives " + std::to_string(tasks) + " tasks, but " +
+                                  std::to_string(ntasks) + " are requested");
+        return;
+      }
+    } else if (!ntasks_set) {
+      fail("gpus-per-task", "needs --gpus or -n/--ntasks");
+      return;
+    }
+  }
+  if (per_node && per_task) {
+    if (per_node % per_task) {
+      fail("gpus-per-task", "the " + std::to_string(per_node) + " GPUs per node are not a multiple of " +
+                                std::to_string(per_task) + " per task");
+      return;
+    }
+    auto per = static_cast<std::uint32_t>(per_node / per_task);
+    if (!m_job.ntasks_per_node) m_job.ntasks_per_node = per;
+    else if (*m_job.ntasks_per_node != per) {
+      fail("gpus-per-task", "GPUs per node / per task gives " + std::to_string(per) +
+                                " tasks per node, but --ntasks-per-node is " + std::to_string(*m_job.ntasks_per_node));
+      return;
+    }
+  }
+  if (m_job.cpus_per_gpu && per_task) {
+    auto cpus = static_cast<std::uint32_t>(*m_job.cpus_per_gpu * per_task);
+    if (!m_job.cpus_per_task) m_job.cpus_per_task = cpus;
+  }
+}
+
 void JobBuilder::finish() {
   // --mem, --mem-per-cpu and --mem-per-gpu are mutually exclusive in the script and on the command line;
   // one given there overrides the others coming from the environment.
@@ -326,6 +436,12 @@ void JobBuilder::finish() {
   } else if (!ntasks_set && m_nodes_set) {
     ntasks = min_nodes;
   }
+  // slurmctld: --ntasks-per-node with a node range still asks for min_nodes x per-node tasks.
+  if (!ntasks_set && m_job.ntasks_per_node) {
+    ntasks = min_nodes * *m_job.ntasks_per_node;
+    ntasks_set = true;
+  }
+  check_gpus(ntasks_set, ntasks, min_nodes, max_nodes);
   m_job.ntasks = std::max<std::uint32_t>(ntasks, 1);
   if (m_nodes_set) {
     m_job.nodes_min = min_nodes;
@@ -335,7 +451,8 @@ void JobBuilder::finish() {
     m_errors.push_back(m_origin[b] + ": --" + b + " conflicts with --" + a + " (" + m_origin[a] +
                        "): the two are mutually exclusive");
   };
-  if (m_job.cpus_per_gpu && m_job.cpus_per_task) exclusive_pair("cpus-per-task", "cpus-per-gpu");
+  if (m_job.cpus_per_gpu && m_job.cpus_per_task && m_origin.count("cpus-per-task"))
+    exclusive_pair("cpus-per-task", "cpus-per-gpu");
   if (m_job.ntasks_per_gpu && m_job.gpus_per_task)
     exclusive_pair("gpus-per-task", m_origin.count("ntasks-per-gpu") ? "ntasks-per-gpu" : "ntasks-per-tres");
 }

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <climits>
 #include <set>
+#include <tuple>
 
 #include "util/strings.hpp"
 
@@ -83,7 +84,7 @@ std::vector<long long> time_fields(std::string_view s, std::string_view separato
   while (pos <= s.size()) {
     auto r = c_strtol(s, pos);
     if (!r.any) break;
-    out.push_back(r.value);
+    out.push_back(std::clamp<long long>(r.value, -INT_MAX, INT_MAX));  // sscanf("%d") range
     if (pos >= s.size() || sep >= separators.size() || s[pos] != separators[sep]) break;
     ++pos;
     ++sep;
@@ -153,6 +154,7 @@ Expected<std::uint64_t> parse_megabytes(std::string_view text) {
   auto rest = text.substr(pos);
   auto value = static_cast<std::uint64_t>(r.value);
   if (rest.empty()) return value;
+  if (value > (std::uint64_t{1} << 40)) return bad();  // beyond any machine, and safe to scale
   bool ends = rest.size() == 1 || (rest.size() == 2 && (rest[1] == 'B' || rest[1] == 'b'));
   if (!ends) return bad();
   switch (rest[0]) {
@@ -172,7 +174,7 @@ Expected<NodeRange> parse_nodes(std::string_view text) {
       leftover = s;
       return -1;
     }
-    long long n = r.value;
+    long long n = std::clamp<long long>(r.value, -INT_MAX, INT_MAX);
     if (pos < s.size() && (s[pos] == 'k' || s[pos] == 'K')) {
       n *= 1024;
       ++pos;
@@ -313,6 +315,7 @@ Expected<std::vector<GresRequest>> parse_gres(std::string_view text) {
       if (!r.any || r.value < 0) return std::nullopt;
       std::uint64_t n = static_cast<std::uint64_t>(r.value);
       auto rest = std::string_view(s).substr(pos);
+      if (n > (std::uint64_t{1} << 32)) return std::nullopt;
       if (rest.empty()) return n;
       if (rest.size() == 1) {
         switch (rest[0]) {
@@ -464,8 +467,11 @@ Expected<std::optional<Dependency>> parse_dependency(std::string_view text) {
     }
     pos = text.find(':', pos) + 1;
     DependencyItem item{found->type, {}};
+    // slurmctld keeps the "+minutes" of an id for the ids after it in the same element.
+    std::optional<std::uint32_t> carried_minutes;
     while (true) {
       DependencyTarget target;
+      target.minutes = carried_minutes;
       if (!parse_job(pos, target))
         return bad("job id " + util::quote(text.substr(pos)) + " is not valid");
       char c = at(pos);
@@ -476,6 +482,7 @@ Expected<std::optional<Dependency>> parse_dependency(std::string_view text) {
         auto minutes = c_strtol(text, pos);
         if (minutes.value <= 0) return bad("the +MINUTES of job " + target.job_id + " must be positive");
         target.minutes = static_cast<std::uint32_t>(std::min<long long>(minutes.value, UINT32_MAX / 60));
+        carried_minutes = target.minutes;
       }
       if (!parse_state(pos)) return bad("unclosed '('");
       item.jobs.push_back(std::move(target));
@@ -496,6 +503,21 @@ Expected<std::optional<Dependency>> parse_dependency(std::string_view text) {
     break;
   }
   dep.mode = or_flag ? Dependency::Mode::any : Dependency::Mode::all;
+  // Like slurmctld, keep the first of several identical (type, job, task) dependencies.
+  std::set<std::tuple<DependencyType, std::string, std::string>> seen;
+  std::vector<DependencyItem> unique;
+  for (auto& item : dep.items) {
+    if (item.type == DependencyType::singleton) {
+      if (seen.insert({item.type, "", ""}).second) unique.push_back(std::move(item));
+      continue;
+    }
+    DependencyItem kept{item.type, {}};
+    for (auto& t : item.jobs) {
+      if (seen.insert({item.type, t.job_id, t.task.value_or("")}).second) kept.jobs.push_back(std::move(t));
+    }
+    if (!kept.jobs.empty()) unique.push_back(std::move(kept));
+  }
+  dep.items = std::move(unique);
   return std::optional<Dependency>(std::move(dep));
 }
 

@@ -36,11 +36,8 @@ TokenizeResult tokenize_directive(std::string_view line) {
   std::size_t p = 0;
   while (true) {
     while (p < line.size() && is_space(line[p])) ++p;
-    if (starts_with_separator(line.substr(p))) {
-      // sbatch blanks the separator word and carries on.
-      p += util::istarts_with(line.substr(p), "hetjob") ? 6 : 7;
-      continue;
-    }
+    // sbatch blanks a component separator word and then finds no argument: the rest of the line is dropped.
+    if (starts_with_separator(line.substr(p))) return out;
     if (p < line.size() && line[p] == ':') {
       out.error = "unexpected ':' in " + util::quote(line);
       return out;
