@@ -40,12 +40,11 @@ const char* exclusive_name(Exclusive e) {
 
 std::string format_minutes(std::uint32_t minutes) {
   std::uint32_t d = minutes / 1440, h = minutes / 60 % 24, m = minutes % 60;
-  std::string out;
-  if (d) out += std::to_string(d) + "d ";
-  if (h || d) out += std::to_string(h) + "h";
-  if (m || (!h && !d)) out += (out.empty() || out.back() == ' ' ? "" : " ") + std::to_string(m) + "m";
-  if (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
+  std::vector<std::string> parts;
+  if (d) parts.push_back(std::to_string(d) + "d");
+  if (h) parts.push_back(std::to_string(h) + "h");
+  if (m || parts.empty()) parts.push_back(std::to_string(m) + "m");
+  return util::join(parts, " ");
 }
 
 std::string format_mb(std::uint64_t mb) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this), on a fresh Debian 12 machine as root:
+#   1. install what is needed (Debian packages only);
+#   2. start a real one-machine Slurm 22.05 (the differential tests compare with it);
+#   3. build with warnings as errors and run every test (unit, layering, integration against the binary);
+#   4. build again with AddressSanitizer + UndefinedBehaviorSanitizer and run every test again;
+#   5. fuzz the sbatch front end with libFuzzer (clang) for a bounded time.
+# SPAWN_FUZZ_SECONDS (default 60) bounds step 5; SPAWN_TEST_JOBS the build parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=${SPAWN_TEST_JOBS:-$(nproc)}
+fuzz_seconds=${SPAWN_FUZZ_SECONDS:-60}
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+./scripts/install-deps.sh
+
+step "Slurm 22.05 on this machine"
+./scripts/start-slurm.sh
+export SPAWN_TEST_SLURM=1
+
+run_suite() {  # build-dir, extra cmake flags...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DSPAWN_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+}
+
+step "build (warnings are errors) and test"
+run_suite build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+step "build with AddressSanitizer + UndefinedBehaviorSanitizer and test"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSPAWN_SANITIZE=ON
+
+step "fuzz the sbatch front end (${fuzz_seconds}s)"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSPAWN_FUZZ=ON -DSPAWN_WERROR=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/fuzz -j "$jobs" --target fuzz_frontend
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && "$root/build/fuzz/fuzz_frontend" -max_total_time="$fuzz_seconds" -max_len=4096 -rss_limit_mb=4096 \
+  -print_final_stats=1 "$work" "$root/tests/data/corpus")
+
+step "all tests passed"
