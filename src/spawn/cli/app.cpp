@@ -15,6 +15,8 @@ const std::vector<Command>& commands() {
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
        "[--spot] [--all] [--limit N] [--json]",
        "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},
+      {"config", "show|path [--config FILE] [--config-profile NAME] [--json]",
+       "every setting with its value and where it came from (show), or the file spawn reads (path)", cmd_config},
   };
   return table;
 }
