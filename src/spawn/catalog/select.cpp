@@ -122,15 +122,22 @@ std::string accelerator_noun(const Catalog& catalog, const Request& request, std
   return count == 1 ? (gpu ? "GPU" : "accelerator") : (gpu ? "GPUs" : "accelerators");
 }
 
-// Why policy excludes t, for the hint of an error; empty when it does not.
-std::string exclusion_reason(const InstanceType& t, const SelectionPolicy& policy) {
+// Why policy excludes t, for the hint of an error ("arm64 is not allowed and family g5g is not allowed").
+std::string exclusion_reasons(const InstanceType& t, const SelectionPolicy& policy) {
+  std::vector<std::string> reasons;
   if (std::find(policy.architectures.begin(), policy.architectures.end(), t.arch) == policy.architectures.end())
-    return std::string(to_string(t.arch)) + " is not allowed";
-  if (t.burstable && !policy.allow_burstable) return "burstable types are not allowed";
-  if (t.previous_generation && !policy.allow_previous_generation) return "previous-generation types are not allowed";
-  if (t.macos && !policy.allow_macos) return "macOS types are not allowed";
-  if (!policy_allows(t, policy)) return "family " + t.family + " is not allowed";
-  return {};
+    reasons.push_back(std::string(to_string(t.arch)) + " is not allowed");
+  if (t.burstable && !policy.allow_burstable) reasons.emplace_back("burstable types are not allowed");
+  if (t.previous_generation && !policy.allow_previous_generation)
+    reasons.emplace_back("previous-generation types are not allowed");
+  if (t.macos && !policy.allow_macos) reasons.emplace_back("macOS types are not allowed");
+  SelectionPolicy families_only;
+  families_only.architectures = {t.arch};
+  families_only.allow_burstable = families_only.allow_previous_generation = families_only.allow_macos = true;
+  families_only.allowed_families = policy.allowed_families;
+  families_only.denied_families = policy.denied_families;
+  if (!policy_allows(t, families_only)) reasons.push_back("family " + t.family + " is not allowed");
+  return util::join(reasons, " and ");
 }
 
 std::string failure_message(const Catalog& catalog, const Outcome& outcome, const Request& request,
@@ -216,24 +223,30 @@ Expected<Outcome> rank_for(const Catalog& catalog, const NodeRequirements& requi
   if (!outcome.ranked.empty()) return outcome;
 
   std::string message = failure_message(catalog, outcome, request, requirements, policy);
-  // Say what would fit if the policy or the market were wider, so the user knows which knob to turn.
-  SelectionPolicy wider = policy;
-  wider.architectures = {Arch::x86_64, Arch::arm64};
-  wider.allow_burstable = wider.allow_previous_generation = wider.allow_macos = true;
-  wider.allowed_families.clear();
-  wider.denied_families.clear();
-  Outcome relaxed = rank(catalog, *region, request, wider);
-  if (!relaxed.ranked.empty()) {
+  // Say what would fit if the policy or the market were wider, so the user knows which knob to turn: one
+  // relaxation at a time first (the smallest change that helps), then all of them, then the other market.
+  // The families are relaxed last: they are the user's most deliberate choice.
+  std::vector<SelectionPolicy> wider(5, policy);
+  wider[0].architectures = {Arch::x86_64, Arch::arm64};
+  wider[1].allow_previous_generation = true;
+  wider[2].allow_burstable = true;
+  wider[3].allowed_families.clear();
+  wider[3].denied_families.clear();
+  wider[4] = wider[3];
+  wider[4].allow_previous_generation = wider[4].allow_burstable = wider[4].allow_macos = true;
+  wider[4].architectures = wider[0].architectures;
+  for (const auto& relaxed_policy : wider) {
+    Outcome relaxed = rank(catalog, *region, request, relaxed_policy);
+    if (relaxed.ranked.empty()) continue;
     const InstanceType& t = *relaxed.ranked.front().type;
-    message += "; " + t.name + " would fit, but " + exclusion_reason(t, policy);
-  } else {
-    wider = policy;
-    wider.market = policy.market == Market::spot ? Market::on_demand : Market::spot;
-    relaxed = rank(catalog, *region, request, wider);
-    if (!relaxed.ranked.empty()) {
-      message += "; " + relaxed.ranked.front().type->name + " would fit " +
-                 (wider.market == Market::spot ? "on spot" : "on demand");
-    }
+    return Unexpected(message + "; " + t.name + " would fit, but " + exclusion_reasons(t, policy));
+  }
+  SelectionPolicy other_market = policy;
+  other_market.market = policy.market == Market::spot ? Market::on_demand : Market::spot;
+  Outcome relaxed = rank(catalog, *region, request, other_market);
+  if (!relaxed.ranked.empty()) {
+    message += "; " + relaxed.ranked.front().type->name + " would fit " +
+               (other_market.market == Market::spot ? "on spot" : "on demand");
   }
   return Unexpected(message);
 }
