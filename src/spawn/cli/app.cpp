@@ -12,6 +12,11 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"slurm inspect", "[SBATCH OPTIONS] SCRIPT [--json]",
        "read a batch script exactly as sbatch 22.05 does and show what it asks for", cmd_slurm_inspect},
+      {"slurm estimate",
+       "[SBATCH OPTIONS] SCRIPT [--config FILE] [--region R] [--spot|--on-demand] [--max-concurrent N] "
+       "[--runtime DURATION] [--queue-time RANGE] [--json]",
+       "choose instance types for the job and estimate its cost and wall time against the cluster's queue",
+       cmd_slurm_estimate},
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
        "[--spot] [--all] [--limit N] [--json]",
        "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},
