@@ -236,7 +236,7 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
   if (chosen_cost) {
     auto per_task = market == Market::spot ? est->spot_cost_per_task : est->on_demand_cost_per_task;
     row("", "per task " + (per_task ? money(*per_task) : std::string("?")) + " (" + std::to_string(p.nodes_per_task) + " x " +
-                span(est->billed_seconds_per_instance) + " billed at " + money(choice.price_per_hour) + "/h)");
+                span(est->billed_seconds_per_instance) + " billed at " + "$" + format_usd(choice.price_per_hour) + "/h)");
   }
   std::string cluster;
   if (settings.queue_time) {
