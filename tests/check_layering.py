@@ -11,7 +11,10 @@ ALLOWED = {
     "config": {"core", "util"},
     "catalog": {"core", "config", "util"},
     "plan": {"core", "config", "slurm", "catalog", "util"},
-    "cli": {"plan", "catalog", "slurm", "config", "core", "util"},
+    "runtime": {"core", "util"},
+    "engine": {"core", "util"},
+    "providers": {"engine", "runtime", "core", "util"},
+    "cli": {"providers", "engine", "runtime", "plan", "catalog", "slurm", "config", "core", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 

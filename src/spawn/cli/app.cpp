@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "providers/registry.hpp"
 #include "util/error.hpp"
 
 namespace spawn::cli {
@@ -47,7 +48,9 @@ int run(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version") {
-    std::cout << "spawn " << SPAWN_VERSION << "\n";
+    std::cout << "spawn " << SPAWN_VERSION << "\nproviders:\n";
+    for (const auto& p : providers::registry())
+      std::cout << "  " << p.name << (p.factory ? "" : " (not built yet)") << ": " << p.summary << "\n";
     return 0;
   }
   // Longest command name that matches the leading words.

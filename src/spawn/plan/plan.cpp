@@ -1,6 +1,9 @@
 #include "plan/plan.hpp"
 
 #include <algorithm>
+#include <filesystem>
+
+#include "slurm/options.hpp"
 
 #include "util/error.hpp"
 #include "util/strings.hpp"
@@ -11,7 +14,174 @@ namespace {
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return b ? (a + b - 1) / b : a; }
 
 std::string origin_of(const Job& job, int line) { return job.script_path + ":" + std::to_string(line); }
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+ProviderKind provider_kind(config::Provider p) {
+  switch (p) {
+  case config::Provider::local: return ProviderKind::local;
+  case config::Provider::aws: return ProviderKind::aws;
+  case config::Provider::slurm: return ProviderKind::slurm;
+  }
+  return ProviderKind::local;
+}
+
+// The body's lines, numbered from the job's body_line.
+template <typename Fn> void for_each_body_line(const Job& job, Fn&& fn) {
+  std::string_view text = job.script_text;
+  int lineno = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    ++lineno;
+    if (lineno >= job.body_line) fn(lineno, text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+std::vector<std::string> words(std::string_view line) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : line) {
+    if (c == ' ' || c == '\t' || c == ';' || c == '&' || c == '|') {
+      if (!word.empty()) out.push_back(word);
+      word.clear();
+      if (c != ' ' && c != '\t') out.emplace_back(1, c);
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) out.push_back(word);
+  return out;
+}
+
+void fill_run_plan(Plan& plan, const Job& job, const config::Config& config, const PlanOverrides& overrides) {
+  auto& run = plan.run;
+  const auto& settings = plan.settings;
+  run.job_name = job.job_name;
+  run.script_path = job.script_path;
+  run.script_text = job.script_text;
+  run.script_args = job.script_args;
+  std::filesystem::path submit = overrides.submit_dir ? std::filesystem::path(*overrides.submit_dir)
+                                                      : std::filesystem::current_path();
+  run.submit_dir = submit.lexically_normal().string();
+  run.work_dir = job.chdir ? (submit / *job.chdir).lexically_normal().string() : run.submit_dir;
+  if (run.work_dir.size() > 1 && run.work_dir.back() == '/') run.work_dir.pop_back();
+  run.array = job.array;
+  run.nodes = plan.nodes_per_task;
+  run.ntasks = job.ntasks;
+  run.tasks_per_node = plan.tasks_per_node;
+  run.ntasks_per_node = job.ntasks_per_node;
+  run.ntasks_requested = job.ntasks_requested.has_value() || job.ntasks_per_node.has_value();
+  run.cpus_per_task = job.cpus_per_task;
+  run.mem_per_node_mb = job.mem_per_node_mb;
+  run.mem_per_cpu_mb = job.mem_per_cpu_mb;
+  run.mem_per_gpu_mb = job.mem_per_gpu_mb;
+  if (job.gpus_per_node) {
+    run.gpus_per_node = job.gpus_per_node;
+  } else {
+    for (const auto& g : job.gres) {
+      if (g.name == "gpu") run.gpus_per_node = g;
+    }
+  }
+  run.gpus_per_task = job.gpus_per_task;
+  run.gpus_per_job = job.gpus_per_job;
+  run.cpus_per_gpu = job.cpus_per_gpu;
+  if (job.time_limit_minutes) run.time_limit_seconds = std::int64_t{*job.time_limit_minutes} * 60;
+  run.signal = job.signal;
+  run.output = job.output;
+  run.error = job.error;
+  run.input = job.input;
+  run.open_mode = job.open_mode;
+  run.dependency = job.dependency;
+  run.kill_on_invalid_dep = job.kill_on_invalid_dep.value_or(false);
+  run.requeue = job.requeue.value_or(settings.requeue);
+  run.export_env = job.export_env;
+  run.partition = job.partition;
+  run.account = job.account;
+  run.qos = job.qos;
+
+  run.node = plan.node;
+  run.provider = provider_kind(settings.provider);
+  run.region = settings.region;
+  run.market = settings.market;
+  run.spot_fallback_to_on_demand = settings.spot_fallback_to_on_demand;
+  run.instance_types = settings.instance_types;
+  run.ami = settings.ami;
+  run.container = settings.container ? settings.container : job.container;
+  run.ttl_seconds = settings.ttl ? settings.ttl : run.time_limit_seconds;
+  if (plan.max_concurrent) run.max_concurrent = plan.max_concurrent->value;
+
+  run.modules = find_modules(job, config);
+  run.cluster_paths = find_cluster_paths(job);
+  for (const auto& d : job.directives) {
+    auto spec = slurm::find_option(std::string_view(d.option).substr(2));
+    if (spec && !spec->cloud_note.empty()) run.unsupported.push_back({d.origin, d.option, d.value, std::string(spec->cloud_note)});
+  }
+}
+
 } // namespace
+
+std::vector<ModuleUse> find_modules(const Job& job, const config::Config& config) {
+  std::vector<ModuleUse> out;
+  for_each_body_line(job, [&](int line, std::string_view text) {
+    auto w = words(text);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      std::size_t first = 0;
+      if (w[i] == "module" && i + 1 < w.size() && (w[i + 1] == "load" || w[i + 1] == "add")) first = i + 2;
+      else if (w[i] == "ml" && i + 1 < w.size() && !starts_with(w[i + 1], "-") && w[i + 1] != "purge" &&
+               w[i + 1] != "list" && w[i + 1] != "avail" && w[i + 1] != "spider" && w[i + 1] != "unload")
+        first = i + 1;
+      else continue;
+      if (i > 0 && w[i - 1] != ";" && w[i - 1] != "&" && w[i - 1] != "|" && w[i - 1] != "then" && w[i - 1] != "do")
+        continue;  // "module" as an argument of something else
+      if (!w.empty() && starts_with(w[0], "#")) return;
+      for (std::size_t k = first; k < w.size(); ++k) {
+        if (w[k] == ";" || w[k] == "&" || w[k] == "|" || starts_with(w[k], "#")) break;
+        if (starts_with(w[k], "-")) continue;
+        ModuleUse use{line, w[k], std::nullopt, std::nullopt};
+        if (const auto* m = config.module_mapping(w[k])) {
+          use.provider = config::to_string(m->provider);
+          if (!m->value.empty()) use.value = m->value;
+          else if (!m->env.empty()) {
+            std::vector<std::string> pairs;
+            for (const auto& [k2, v] : m->env) pairs.push_back(k2 + "=" + v);
+            use.value = util::join(pairs, ",");
+          }
+        }
+        out.push_back(std::move(use));
+      }
+      break;
+    }
+  });
+  return out;
+}
+
+std::vector<ClusterPath> find_cluster_paths(const Job& job) {
+  static const char* system_dirs[] = {"/dev/", "/proc/", "/sys/", "/tmp/", "/usr/", "/bin/", "/sbin/", "/etc/",
+                                      "/lib/", "/lib64/", "/opt/", "/var/", "/run/"};
+  std::vector<ClusterPath> out;
+  for_each_body_line(job, [&](int line, std::string_view text) {
+    auto trimmed = util::trim(text);
+    if (trimmed.empty() || trimmed.front() == '#') return;
+    for (auto w : words(text)) {
+      // Strip quotes and a leading redirection or assignment ("out=/scratch/x", ">/scratch/log").
+      auto eq = w.find('=');
+      if (eq != std::string::npos && eq + 1 < w.size() && (w[eq + 1] == '/' || w[eq + 1] == '$' || w[eq + 1] == '~'))
+        w = w.substr(eq + 1);
+      while (!w.empty() && (w.front() == '"' || w.front() == '\'' || w.front() == '>' || w.front() == '<')) w.erase(0, 1);
+      while (!w.empty() && (w.back() == '"' || w.back() == '\'')) w.pop_back();
+      bool home = starts_with(w, "$HOME") || starts_with(w, "${HOME}") || starts_with(w, "~/");
+      bool absolute = w.size() > 1 && w[0] == '/' && w[1] != '/';
+      if (absolute) {
+        for (auto dir : system_dirs) absolute = absolute && !starts_with(w, dir);
+        absolute = absolute && w.find('/', 1) != std::string::npos;  // "/x" alone is more likely an option
+      }
+      if (home || absolute) out.push_back({line, w});
+    }
+  });
+  return out;
+}
 
 std::vector<config::Assignment> spawn_assignments(const Job& job) {
   std::vector<config::Assignment> out;
@@ -133,6 +303,7 @@ Plan make_plan(const Job& job, const config::Config& config, const PlanOverrides
   } else if (plan.time_limit_seconds) {
     plan.runtime_seconds = Sourced<std::int64_t>{plan.time_limit_seconds->value, "the --time limit, the most a task may run"};
   }
+  fill_run_plan(plan, job, config, overrides);
   return plan;
 }
 

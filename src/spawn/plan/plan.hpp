@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "core/job.hpp"
+#include "core/plan.hpp"
 #include "core/resources.hpp"
 
 namespace spawn::plan {
@@ -19,7 +20,10 @@ template <typename T> struct Sourced {
   std::string source;
 };
 
+// What plan/ makes of a job: the run plan every provider consumes, and the resolved settings and derivations
+// an estimate states.
 struct Plan {
+  spawn::Plan run;
   std::string job_name;
   std::uint64_t tasks = 1;                    // array tasks, or 1
   std::uint32_t nodes_per_task = 1;           // instances per task (-N)
@@ -35,7 +39,13 @@ struct Plan {
 // What the command line adds to a plan beyond the configuration keys.
 struct PlanOverrides {
   std::optional<std::int64_t> runtime_seconds;  // --runtime: the expected runtime per task
+  std::optional<std::string> submit_dir;        // absolute; default: the current directory
 };
+
+// `module load`/`module add`/`ml` lines of the script body with the config's mapping for each module.
+std::vector<ModuleUse> find_modules(const Job& job, const config::Config& config);
+// Absolute cluster paths and $HOME paths the body uses, with their lines (system directories excluded).
+std::vector<ClusterPath> find_cluster_paths(const Job& job);
 
 // The #SPAWN lines of a job as configuration assignments ("--spot true", "--region=us-west-2", "--instance-type a,b").
 // A line that is not "--key value" pairs is an error naming script:line.

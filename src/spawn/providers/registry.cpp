@@ -1,0 +1,27 @@
+#include "providers/registry.hpp"
+
+#include <string>
+
+namespace spawn::providers {
+
+const std::vector<ProviderEntry>& registry() {
+  static const std::vector<ProviderEntry> table = {
+      {"local", "runs tasks as processes on this machine (the default; no account needed)", nullptr},
+      {"aws", "runs tasks on EC2 instances", nullptr},
+      {"slurm", "submits tasks to a Slurm cluster with sbatch", nullptr},
+  };
+  return table;
+}
+
+Expected<std::unique_ptr<engine::Provider>> make_provider(std::string_view name) {
+  std::string known;
+  for (const auto& entry : registry()) {
+    known += (known.empty() ? "" : ", ") + std::string(entry.name);
+    if (entry.name != name) continue;
+    if (!entry.factory) return Unexpected("provider \"" + std::string(name) + "\" is not available in this build yet");
+    return entry.factory();
+  }
+  return Unexpected("unknown provider \"" + std::string(name) + "\" (known: " + known + ")");
+}
+
+} // namespace spawn::providers
