@@ -204,6 +204,17 @@ TEST(ConfigKeys, EveryKeyHasAnEnvironmentVariableAndAnOption) {
   EXPECT_EQ(key->env, "SPAWN_MAX_CONCURRENT");
   EXPECT_EQ(find_key("institutional_rate.core_hour")->env, "SPAWN_INSTITUTIONAL_RATE_CORE_HOUR");
   EXPECT_EQ(find_key("institutional-rate-core-hour")->option, "--institutional-rate-core-hour");
+  EXPECT_EQ(find_key("--instance-type")->name, "instance_types");
   EXPECT_EQ(find_key("nope"), nullptr);
   for (const auto& k : keys()) EXPECT_FALSE(k.summary.empty()) << k.name;
+}
+
+TEST(ConfigKeys, DocsListEveryKey) {
+  auto path = std::filesystem::path(SPAWN_TEST_DATA).parent_path().parent_path() / "docs" / "config.md";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& k : keys()) {
+    EXPECT_NE(text.find("| `" + std::string(k.name) + "` |"), std::string::npos) << k.name << " is not in " << path;
+  }
 }

@@ -366,6 +366,8 @@ const std::vector<KeyDef>& table() {
                                                                          "what the cluster charges per service unit"),
     };
     for (auto& row : t) {
+      // #SPAWN --instance-type a,b (issue 4) and spawn's parameter files use the singular.
+      if (row.info.name == "instance_types") row.info.alias = "instance_type";
       row.info.env = "SPAWN_" + util::to_upper(util::replace_all(row.info.name, ".", "_"));
       row.info.option = "--" + util::replace_all(util::replace_all(row.info.name, ".", "-"), "_", "-");
     }
@@ -402,7 +404,10 @@ const KeyInfo* find_key(std::string_view name) {
   std::string wanted(name.starts_with("--") ? name.substr(2) : name);
   std::replace(wanted.begin(), wanted.end(), '-', '_');
   for (const auto& key : keys()) {
-    if (key.name == wanted || util::replace_all(key.name, ".", "_") == wanted) return &key;
+    if (key.name == wanted || util::replace_all(key.name, ".", "_") == wanted ||
+        (!key.alias.empty() && key.alias == wanted)) {
+      return &key;
+    }
   }
   return nullptr;
 }

@@ -71,13 +71,15 @@ struct KeyInfo {
   std::string_view type;    // "true or false", "duration", "list of instance types"
   std::string_view summary; // one line
   std::string_view unset;   // how an unset or empty value reads ("(all at once)"), empty when it cannot be
+  std::string_view alias;   // another name find_key accepts ("instance_type" for instance_types), or empty
   std::string env;          // "SPAWN_REGION", "SPAWN_INSTITUTIONAL_RATE_CORE_HOUR"
   std::string option;       // "--region" (command line and #SPAWN), "--institutional-rate-core-hour"
 };
 
 // Every key, in table order.
 const std::vector<KeyInfo>& keys();
-// The key called name, written as "max_concurrent", "max-concurrent" or "--max-concurrent"; nullptr when unknown.
+// The key called name (or its alias), written as "max_concurrent", "max-concurrent" or "--max-concurrent";
+// nullptr when unknown.
 const KeyInfo* find_key(std::string_view name);
 // The first part of every key ("region", "institutional_rate"): the names a block of settings in the file may use.
 std::vector<std::string> top_level_key_names();
