@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <tuple>
 
@@ -46,10 +47,20 @@ bool matches(const std::string& family, const std::string& pattern) {
 // Every type of the catalog that satisfies r under p, cheapest first.
 std::vector<Feasible> brute_force(const NodeRequirements& r, const SelectionPolicy& p,
                                   const std::vector<std::string>& models) {
+  // Prices of every type in every region, looked up once by name (find_price, not the offers selection walks).
+  static const std::map<std::string, std::vector<const RegionPrice*>> prices = [] {
+    std::map<std::string, std::vector<const RegionPrice*>> out;
+    for (const auto& region : builtin().regions()) {
+      for (const InstanceType& t : builtin().types()) out[region].push_back(builtin().find_price(t.name, region));
+    }
+    return out;
+  }();
   std::vector<Feasible> out;
   std::uint32_t gpus = r.gpu_model ? std::max<std::uint32_t>(r.gpus, 1) : r.gpus;
-  for (const InstanceType& t : builtin().types()) {
-    const RegionPrice* price = builtin().find_price(t.name, p.region);
+  const auto& region_prices = prices.at(p.region);
+  for (std::size_t i = 0; i < builtin().types().size(); ++i) {
+    const InstanceType& t = builtin().types()[i];
+    const RegionPrice* price = region_prices[i];
     if (!price) continue;
     auto per_hour = p.market == Market::spot ? price->spot_per_hour : price->on_demand_per_hour;
     if (!per_hour) continue;

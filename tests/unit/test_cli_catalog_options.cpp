@@ -42,31 +42,46 @@ TEST(CliCatalogOptions, ParsesEveryOption) {
   auto parsed = parse_catalog_list_args({"--region", "eu-west-1", "--vcpus=8", "--mem", "16G", "--gpus", "1",
                                          "--gpu-type", "a10g", "--arch", "any", "--spot", "--limit", "0", "--json"});
   ASSERT_TRUE(parsed) << parsed.error();
-  EXPECT_EQ(parsed->policy.region, "eu-west-1");
+  EXPECT_EQ(parsed->region, "eu-west-1");
   EXPECT_EQ(parsed->requirements.vcpus, 8u);
   EXPECT_EQ(parsed->requirements.memory_mib, 16384u);
   EXPECT_EQ(parsed->requirements.gpus, 1u);
   EXPECT_EQ(parsed->requirements.gpu_model, "a10g");
-  EXPECT_EQ(parsed->policy.architectures, (std::vector<Arch>{Arch::x86_64, Arch::arm64}));
-  EXPECT_EQ(parsed->policy.market, Market::spot);
+  EXPECT_EQ(parsed->architectures, (std::vector<Arch>{Arch::x86_64, Arch::arm64}));
+  EXPECT_EQ(parsed->market, Market::spot);
   EXPECT_EQ(parsed->limit, 0u);
   EXPECT_TRUE(parsed->json);
 }
 
-TEST(CliCatalogOptions, DefaultsListEverySizeOnDemandX86) {
-  auto parsed = parse_catalog_list_args({});
-  ASSERT_TRUE(parsed);
-  EXPECT_EQ(parsed->requirements.vcpus, 0u);
-  EXPECT_EQ(parsed->policy.market, Market::on_demand);
-  EXPECT_EQ(parsed->policy.architectures, std::vector<Arch>{Arch::x86_64});
-  EXPECT_FALSE(parsed->policy.allow_burstable);
-  EXPECT_EQ(parsed->limit, 20u);
-  auto all = parse_catalog_list_args({"--all"});
-  ASSERT_TRUE(all);
-  EXPECT_TRUE(all->policy.allow_burstable && all->policy.allow_previous_generation &&
-              all->policy.allow_unrequested_accelerators);
-  auto all_x86 = parse_catalog_list_args({"--all", "--arch", "x86_64"});
-  EXPECT_EQ(all_x86->policy.architectures, std::vector<Arch>{Arch::x86_64});
+TEST(CliCatalogOptions, ListingLayersTheCommandLineOverTheConfigPolicy) {
+  catalog::SelectionPolicy config;  // as plan::selection_policy would make it from the settings
+  config.region = "eu-central-1";
+  config.market = Market::spot;
+  config.architectures = {Arch::x86_64, Arch::arm64};
+  config.allowed_families = {"c7*"};
+
+  auto defaults = parse_catalog_list_args({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->requirements.vcpus, 0u);
+  EXPECT_EQ(defaults->limit, 20u);
+  catalog::SelectionPolicy p = list_policy(*defaults, config);
+  EXPECT_EQ(p.region, "eu-central-1");
+  EXPECT_EQ(p.market, Market::on_demand);  // a listing quotes on-demand unless --spot
+  EXPECT_EQ(p.architectures, (std::vector<Arch>{Arch::x86_64, Arch::arm64}));
+  EXPECT_EQ(p.allowed_families, std::vector<std::string>{"c7*"});
+  EXPECT_FALSE(p.allow_burstable);
+
+  p = list_policy(*parse_catalog_list_args({"--region", "us-west-2", "--spot", "--arch", "x86_64"}), config);
+  EXPECT_EQ(p.region, "us-west-2");
+  EXPECT_EQ(p.market, Market::spot);
+  EXPECT_EQ(p.architectures, std::vector<Arch>{Arch::x86_64});
+
+  p = list_policy(*parse_catalog_list_args({"--all"}), config);
+  EXPECT_TRUE(p.allow_burstable && p.allow_previous_generation && p.allow_macos && p.allow_unrequested_accelerators);
+  EXPECT_TRUE(p.allowed_families.empty());
+  EXPECT_EQ(p.architectures, (std::vector<Arch>{Arch::x86_64, Arch::arm64}));
+  p = list_policy(*parse_catalog_list_args({"--all", "--arch", "arm64"}), config);
+  EXPECT_EQ(p.architectures, std::vector<Arch>{Arch::arm64});
 }
 
 TEST(CliCatalogOptions, BadValuesNameOptionAndValue) {

@@ -19,7 +19,7 @@ const std::vector<Command>& commands() {
        "choose instance types for the job and estimate its cost and wall time against the cluster's queue",
        cmd_slurm_estimate},
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
-       "[--spot] [--all] [--limit N] [--json]",
+       "[--spot] [--all] [--limit N] [--config FILE] [--json]",
        "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},
       {"config", "show|path [--config FILE] [--config-profile NAME] [--json]",
        "every setting with its value and where it came from (show), or the file spawn reads (path)", cmd_config},

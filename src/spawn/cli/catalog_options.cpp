@@ -32,7 +32,6 @@ Expected<CatalogListOptions> parse_catalog_list_args(const std::vector<std::stri
   CatalogListOptions out;
   out.requirements.vcpus = 0;
   std::vector<std::string> errors;
-  bool all = false;
   std::optional<std::string> arch;
 
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -66,7 +65,11 @@ Expected<CatalogListOptions> parse_catalog_list_args(const std::vector<std::stri
     constexpr std::uint64_t k_max_u32 = std::numeric_limits<std::uint32_t>::max();
 
     if (name == "--region") {
-      if (auto v = take()) out.policy.region = *v;
+      if (auto v = take()) out.region = *v;
+    } else if (name == "--config") {
+      if (auto v = take()) out.config_file = *v;
+    } else if (name == "--config-profile") {
+      if (auto v = take()) out.config_profile = *v;
     } else if (name == "--vcpus") {
       if (auto n = whole(k_max_u32)) out.requirements.vcpus = static_cast<std::uint32_t>(*n);
     } else if (name == "--mem") {
@@ -87,13 +90,13 @@ Expected<CatalogListOptions> parse_catalog_list_args(const std::vector<std::stri
     } else if (name == "--spot") {
       bool spot = false;
       flag(spot);
-      out.policy.market = Market::spot;
+      out.market = Market::spot;
     } else if (name == "--on-demand") {
       bool on_demand = false;
       flag(on_demand);
-      out.policy.market = Market::on_demand;
+      out.market = Market::on_demand;
     } else if (name == "--all") {
-      flag(all);
+      flag(out.all);
     } else if (name == "--limit") {
       if (auto n = whole(1'000'000)) out.limit = static_cast<std::size_t>(*n);
     } else if (name == "--json") {
@@ -105,21 +108,30 @@ Expected<CatalogListOptions> parse_catalog_list_args(const std::vector<std::stri
     }
   }
 
-  if (all) {
-    // Everything the catalog has a price for: burstable, previous generation, macOS and accelerator types too.
-    out.policy.allow_burstable = out.policy.allow_previous_generation = out.policy.allow_macos = true;
-    out.policy.allow_unrequested_accelerators = true;
-    out.policy.architectures = {Arch::x86_64, Arch::arm64};
-  }
   if (arch) {
     std::string a = util::to_lower(*arch);
-    if (a == "x86_64" || a == "amd64" || a == "x86-64") out.policy.architectures = {Arch::x86_64};
-    else if (a == "arm64" || a == "aarch64") out.policy.architectures = {Arch::arm64};
-    else if (a == "any" || a == "all") out.policy.architectures = {Arch::x86_64, Arch::arm64};
+    if (a == "x86_64" || a == "amd64" || a == "x86-64") out.architectures = std::vector<Arch>{Arch::x86_64};
+    else if (a == "arm64" || a == "aarch64") out.architectures = std::vector<Arch>{Arch::arm64};
+    else if (a == "any" || a == "all") out.architectures = std::vector<Arch>{Arch::x86_64, Arch::arm64};
     else errors.push_back("--arch: expected x86_64, arm64 or any, got " + util::quote(*arch));
   }
   if (!errors.empty()) return Unexpected(util::join(errors, "\n"));
   return out;
+}
+
+catalog::SelectionPolicy list_policy(const CatalogListOptions& options, catalog::SelectionPolicy base) {
+  if (options.region) base.region = *options.region;
+  base.market = options.market;
+  if (options.all) {
+    // Everything the catalog has a price for: burstable, previous generation, macOS and accelerator types too.
+    base.allow_burstable = base.allow_previous_generation = base.allow_macos = true;
+    base.allow_unrequested_accelerators = true;
+    base.architectures = {Arch::x86_64, Arch::arm64};
+    base.allowed_families.clear();
+    base.denied_families.clear();
+  }
+  if (options.architectures) base.architectures = *options.architectures;
+  return base;
 }
 
 } // namespace spawn::cli

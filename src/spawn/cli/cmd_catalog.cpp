@@ -9,6 +9,8 @@
 #include "catalog/select.hpp"
 #include "cli/catalog_options.hpp"
 #include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "plan/selection.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -53,20 +55,28 @@ nlohmann::json to_json(const catalog::Candidate& c) {
 int cmd_catalog_list(const std::vector<std::string>& args) {
   auto options = parse_catalog_list_args(args);
   if (!options) throw Error(util::split(options.error(), '\n')).with_exit_status(2);
+  // The listing uses the same policy as automatic selection (region, architectures, families, GPU aliases from
+  // the config), so what it shows is what spawn would choose from.
+  config::ConfigSources sources;
+  if (options->config_file) sources.explicit_path = *options->config_file;
+  sources.env = config::process_environment();
+  sources.profile = options->config_profile;
+  const catalog::SelectionPolicy policy =
+      list_policy(*options, plan::selection_policy(config::load_config(sources).settings()));
   auto loaded = catalog::load_catalog();
   if (!loaded) throw Error(util::split(loaded.error(), '\n'));
   const catalog::Catalog& cat = *loaded;
-  auto matches = catalog::matching_instances(cat, options->requirements, options->policy);
+  auto matches = catalog::matching_instances(cat, options->requirements, policy);
   if (!matches) throw Error(matches.error());
 
   const std::size_t total = matches->size();
   const std::size_t shown = options->limit == 0 ? total : std::min(total, options->limit);
-  const char* market = to_string(options->policy.market);
+  const char* market = to_string(policy.market);
 
   if (options->json) {
     nlohmann::json list = nlohmann::json::array();
     for (std::size_t i = 0; i < shown; ++i) list.push_back(to_json((*matches)[i]));
-    nlohmann::json out = {{"region", options->policy.region},
+    nlohmann::json out = {{"region", policy.region},
                           {"market", market},
                           {"price_date", cat.snapshot_date()},
                           {"catalog", cat.origin()},
@@ -76,9 +86,9 @@ int cmd_catalog_list(const std::vector<std::string>& args) {
     return 0;
   }
 
-  std::cout << "Instance types in " << options->policy.region << ", " << market << " prices of "
+  std::cout << "Instance types in " << policy.region << ", " << market << " prices of "
             << cat.snapshot_date() << " (" << cat.origin() << " catalog"
-            << (options->policy.market == Market::spot ? "; spot: median over zones" : "") << "), cheapest first:\n";
+            << (policy.market == Market::spot ? "; spot: median over zones" : "") << "), cheapest first:\n";
   std::vector<std::array<std::string, 7>> rows;
   rows.push_back({"TYPE", "VCPUS", "MEM_GIB", "GPUS", "GPU_MODEL", "ARCH", "USD/HOUR"});
   for (std::size_t i = 0; i < shown; ++i) {
