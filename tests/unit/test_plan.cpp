@@ -77,7 +77,9 @@ TEST(PlanMake, RuntimeFromTimeLimitOrOverride) {
   auto job = job_of("#SBATCH --time=2:00:00\n");
   auto p = plan::make_plan(job, config_of(), {});
   EXPECT_EQ(p.runtime_seconds->value, 7200);
-  p = plan::make_plan(job, config_of(), {1800});
+  plan::PlanOverrides overrides;
+  overrides.runtime_seconds = 1800;
+  p = plan::make_plan(job, config_of(), overrides);
   EXPECT_EQ(p.runtime_seconds->value, 1800);
   EXPECT_EQ(p.runtime_seconds->source, "--runtime");
   EXPECT_FALSE(plan::make_plan(job_of(""), config_of(), {}).runtime_seconds);

@@ -18,6 +18,8 @@ const std::vector<Command>& commands() {
        "[--runtime DURATION] [--queue-time RANGE] [--json]",
        "choose instance types for the job and estimate its cost and wall time against the cluster's queue",
        cmd_slurm_estimate},
+      {"slurm convert", "[SBATCH OPTIONS] SCRIPT [--config FILE] [-o|--output FILE] [--format yaml|json]",
+       "write the job as a spawn parameter file to read, edit and `spawn launch --param-file`", cmd_slurm_convert},
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
        "[--spot] [--all] [--limit N] [--config FILE] [--json]",
        "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},

@@ -10,6 +10,7 @@
 #include "catalog/estimate.hpp"
 #include "cli/commands.hpp"
 #include "cli/job_view.hpp"
+#include "cli/plan_builder.hpp"
 #include "cli/slurm_args.hpp"
 #include "config/config.hpp"
 #include "config/values.hpp"
@@ -78,52 +79,18 @@ bool interactive() { return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO); }
 } // namespace
 
 int cmd_slurm_estimate(const std::vector<std::string>& args) {
-  auto parsed = parse_slurm_args("slurm estimate", args,
-                                 {{"--config", "", true},
-                                  {"--config-profile", "", true},
-                                  {"--region", "", true},
-                                  {"--spot", "", false},
-                                  {"--on-demand", "", false},
-                                  {"--max-concurrent", "", true},
-                                  {"--runtime", "", true},
-                                  {"--queue-time", "", true},
-                                  {"--json", "", false}});
-  config::ConfigSources sources;
-  if (auto path = parsed.value("--config")) sources.explicit_path = *path;
-  sources.env = config::process_environment();
-  sources.profile = parsed.value("--config-profile");
-  auto config = config::load_config(sources);
-  std::vector<std::string> errors;
-  auto set = [&](const char* key, std::optional<std::string> value) {
-    if (!value) return;
-    if (auto r = config.set_from_command_line(key, *value); !r) errors.push_back(r.error());
-  };
-  set("region", parsed.value("--region"));
-  set("max_concurrent", parsed.value("--max-concurrent"));
-  set("queue_time", parsed.value("--queue-time"));
-  if (parsed.has("--spot") && parsed.has("--on-demand")) errors.push_back("slurm estimate: give --spot or --on-demand, not both");
-  if (parsed.has("--spot")) set("spot", std::string("true"));
-  if (parsed.has("--on-demand")) set("spot", std::string("false"));
-  plan::PlanOverrides overrides;
-  if (auto runtime = parsed.value("--runtime")) {
-    auto seconds = config::parse_duration(*runtime);
-    if (!seconds || *seconds <= 0)
-      errors.push_back("--runtime: invalid value " + util::quote(*runtime) + " (expected a duration such as 90m, 2h or 1h30m)");
-    else overrides.runtime_seconds = *seconds;
-  }
-  if (!errors.empty()) throw Error(std::move(errors));
-
-  auto job = slurm::read_job(parsed.request);
-  auto p = plan::make_plan(job, config, overrides);
+  auto options = plan_options();
+  options.push_back({"--json", "", false});
+  auto parsed = parse_slurm_args("slurm estimate", args, options);
+  auto built = build_plan(parsed, true);
+  const auto& job = built.job;
+  const auto& p = built.plan;
   const auto& settings = p.settings;
   if (!p.runtime_seconds)
     throw Error(job.script_path + ": no --time in the script and no --runtime given: spawn does not guess how long a task "
                 "runs (add #SBATCH --time=HH:MM:SS, or pass --runtime 2h with the runtime you expect)");
-
-  auto cat = catalog::load_catalog(catalog::default_cache_catalog_path());
-  if (!cat) throw Error(cat.error());
-  auto candidates = plan::choose_instances(p, *cat);
-  if (!candidates) throw Error(job.script_path + ": " + candidates.error());
+  const auto* cat = &*built.catalog;
+  const auto* candidates = &built.candidates;
   const auto& choice = candidates->front();
 
   catalog::EstimateInput input;

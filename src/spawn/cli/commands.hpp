@@ -7,6 +7,7 @@ namespace spawn::cli {
 
 int cmd_slurm_inspect(const std::vector<std::string>& args);
 int cmd_slurm_estimate(const std::vector<std::string>& args);
+int cmd_slurm_convert(const std::vector<std::string>& args);
 int cmd_catalog_list(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
 

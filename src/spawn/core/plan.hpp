@@ -86,6 +86,8 @@ struct Plan {
   std::optional<std::uint64_t> max_concurrent;  // nullopt: all at once (within the provider's capacity)
   std::vector<StagePath> stage_in, stage_out;
   std::map<std::string, std::string> environment;  // extra variables every task gets
+  // Per-task values of a parameter file (index -> name -> value); they reach that task as environment variables.
+  std::map<std::uint64_t, std::map<std::string, std::string>> task_values;
 
   // --- what the conversion found ---
   std::vector<ModuleUse> modules;

@@ -9,6 +9,7 @@
 #include "slurm/grammar.hpp"
 #include "slurm/options.hpp"
 #include "slurm/scanner.hpp"
+#include "slurm/xlate.hpp"
 #include "util/error.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
@@ -519,6 +520,13 @@ Job read_job(const ReadRequest& request) {
     if (is_early(p.spec->long_name)) continue;  // sbatch ignores these in a script
     occurrences.push_back({p.spec, p.value, OptionSource::script, p.line, origin_of(script, p.line)});
   }
+  // 1b. #BSUB or #PBS lines, translated into sbatch options as sbatch does (unless --ignore-pbs).
+  auto xlate = translate_pbs_bsub(job.script_text,
+                                  xlate_context(parsed.options, request.command_line, request.environment));
+  for (auto& [line, message] : xlate.errors) errors.push_back(origin_of(script, line) + ": " + message);
+  for (auto& [line, message] : xlate.warnings) job.warnings.push_back(origin_of(script, line) + ": " + message);
+  for (auto& t : xlate.options)
+    occurrences.push_back({find_option(t.option), t.value, OptionSource::script, t.line, origin_of(script, t.line)});
   // 2. SBATCH_* variables, in the table's order (sbatch walks its table the same way).
   for (const auto& spec : option_table()) {
     if (spec.env.empty()) continue;
