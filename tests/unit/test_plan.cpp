@@ -94,13 +94,25 @@ TEST(PlanMake, SpawnDirectivesOverrideTheConfig) {
   EXPECT_EQ(p.settings.origin("region"), "job.sbatch:4");
 }
 
+TEST(PlanMake, SpawnErrorsNameScriptLineOptionAndValue) {
+  auto job = job_of("#SBATCH -t 5\n#SPAWN --bogus 1\n#SPAWN --spot maybe\n#SPAWN max_concurrent=0\n");
+  try {
+    plan::make_plan(job, config_of(), {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.messages(), (std::vector<std::string>{"job.sbatch:3: --bogus: unknown setting",
+                                                      "job.sbatch:4: --spot: expected true or false, got \"maybe\"",
+                                                      "job.sbatch:5: --max-concurrent: expected a whole number of at least 1, got \"0\""}));
+  }
+}
+
 TEST(PlanMake, BadSpawnLineNamesScriptAndLine) {
   auto job = job_of("#SPAWN spot true\n");
   try {
     plan::make_plan(job, config_of(), {});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(e.messages(), (std::vector<std::string>{"job.sbatch:2: #SPAWN: expected --KEY VALUE, got \"spot\""}));
+    EXPECT_EQ(e.messages(), (std::vector<std::string>{"job.sbatch:2: #SPAWN: expected --KEY VALUE or KEY=VALUE, got \"spot\""}));
   }
 }
 

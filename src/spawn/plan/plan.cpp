@@ -190,7 +190,13 @@ std::vector<config::Assignment> spawn_assignments(const Job& job) {
     const auto& t = d.tokens;
     for (std::size_t i = 0; i < t.size(); ++i) {
       if (t[i].rfind("--", 0) != 0 || t[i].size() < 3) {
-        errors.push_back(origin_of(job, d.line) + ": #SPAWN: expected --KEY VALUE, got " + util::quote(t[i]));
+        // "key=value" is accepted too; anything else is not a setting.
+        auto eq = t[i].find('=');
+        if (eq != std::string::npos && eq > 0) {
+          out.push_back({t[i].substr(0, eq), t[i].substr(eq + 1), origin_of(job, d.line)});
+          continue;
+        }
+        errors.push_back(origin_of(job, d.line) + ": #SPAWN: expected --KEY VALUE or KEY=VALUE, got " + util::quote(t[i]));
         break;
       }
       auto eq = t[i].find('=');
