@@ -183,8 +183,18 @@ void print_job_analysis(std::ostream& out, const Job& job) {
   auto row = [&](const std::string& key, const std::string& value) {
     out << "  " << key << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ') << value << "\n";
   };
+  // Where a value came from: the last directive that set any of options ("job.sbatch:4", "SBATCH_TIMELIMIT").
+  auto from = [&](std::initializer_list<const char*> options) {
+    const Directive* last = nullptr;
+    for (const auto& d : job.directives) {
+      for (auto o : options) {
+        if (d.option == o) last = &d;
+      }
+    }
+    return last ? "  (" + last->origin + ")" : std::string();
+  };
   out << "Slurm job analysis: " << job.script_path << "\n";
-  row("Job name", job.job_name);
+  row("Job name", job.job_name + (job.find("--job-name") ? from({"--job-name"}) : "  (the script's file name)"));
   std::string type;
   if (job.is_array()) {
     type = "array " + job.array->spec + " (" + std::to_string(job.array->count) + " task" +
@@ -196,16 +206,16 @@ void print_job_analysis(std::ostream& out, const Job& job) {
     type = "single";
   }
   if (job.node_count() > 1 && job.is_array()) type += ", multi-node";
-  row("Type", type);
+  row("Type", type + from({"--array"}));
   std::string nodes = job.nodes_min ? (job.nodes_max && *job.nodes_max != *job.nodes_min
                                            ? std::to_string(*job.nodes_min) + "-" + std::to_string(*job.nodes_max)
                                            : std::to_string(*job.nodes_min))
                                     : "1";
   row("Tasks", std::to_string(job.ntasks) + " on " + nodes + " node" + (nodes == "1" ? "" : "s") +
                    (job.ntasks_per_node ? " (" + std::to_string(*job.ntasks_per_node) + " per node)" : ""));
-  row("Time limit", describe_time(job));
+  row("Time limit", describe_time(job) + from({"--time"}));
   row("Resources", describe_resources(job));
-  if (job.partition) row("Partition", *job.partition);
+  if (job.partition) row("Partition", *job.partition + from({"--partition"}));
   if (job.dependency) {
     std::vector<std::string> items;
     for (const auto& item : job.dependency->items) {
@@ -218,8 +228,8 @@ void print_job_analysis(std::ostream& out, const Job& job) {
   }
   row("Output", job.output.value_or(job.is_array() ? "slurm-%A_%a.out (default)" : "slurm-%j.out (default)") +
                     (job.error ? ", errors to " + *job.error : ""));
-  if (!job.spawn_directives.empty())
-    row("#SPAWN lines", std::to_string(job.spawn_directives.size()));
+  for (const auto& d : job.spawn_directives)
+    row("#SPAWN", util::join(d.tokens, " ") + "  (" + job.script_path + ":" + std::to_string(d.line) + ")");
   row("Body starts", "line " + std::to_string(job.body_line));
   std::vector<std::string> ignored;
   for (const auto& d : job.directives) {
