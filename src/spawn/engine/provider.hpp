@@ -45,6 +45,13 @@ public:
   virtual TaskStatus poll(const LaunchRequest& request, const std::string& handle) = 0;
   // Asks the task to stop (SIGTERM then SIGKILL for processes; terminate for instances).
   virtual void cancel(const LaunchRequest& request, const std::string& handle) = 0;
+  // After a crash between recording LAUNCHING and recording the handle: the handle if the task started (or will),
+  // nullopt when the provider guarantees it never started and never will (the engine then launches it again), an
+  // error when it cannot tell (the engine then records the task FAILED rather than risk running it twice).
+  // The default answers with the start claim of engine/claim.hpp when the provider's tasks take it, else an error.
+  virtual Expected<std::optional<std::string>> recover_launch(const LaunchRequest& request);
+  // Blocks until a task this provider started may have changed state, or timeout_ms passed (default: sleeps).
+  virtual void wait_for_change(int timeout_ms);
 };
 
 } // namespace spawn::engine

@@ -1,0 +1,20 @@
+#include "engine/provider.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "engine/claim.hpp"
+
+namespace spawn::engine {
+
+Expected<std::optional<std::string>> Provider::recover_launch(const LaunchRequest& request) {
+  if (uses_claim(request.state_dir)) return abandon_launch(request.state_dir);
+  return Unexpected("provider " + name() + " cannot tell whether the launch was carried out (no start claim in " +
+                    request.state_dir.string() + ")");
+}
+
+void Provider::wait_for_change(int timeout_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+}
+
+} // namespace spawn::engine
