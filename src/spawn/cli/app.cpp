@@ -20,6 +20,23 @@ const std::vector<Command>& commands() {
        cmd_slurm_estimate},
       {"slurm convert", "[SBATCH OPTIONS] SCRIPT [--config FILE] [-o|--output FILE] [--format yaml|json]",
        "write the job as a spawn parameter file to read, edit and `spawn launch --param-file`", cmd_slurm_convert},
+      {"slurm submit",
+       "[SBATCH OPTIONS] SCRIPT [ARGS] [--config FILE] [--provider local|aws|slurm] [--dependency SPEC] [--detach] "
+       "[--dry-run] [--yes] [--json]",
+       "run the job as Slurm would (on this machine by default); exits 0 only if every task succeeded",
+       cmd_slurm_submit},
+      {"launch",
+       "--param-file FILE | --count N [--instance-type T] [--mpi] [--spot] [--ttl 4h] [--provider P] -- COMMAND... "
+       "[--detach] [--dry-run] [--yes] [--json]",
+       "run a parameter file's plan, or N copies of a command (one task on N nodes with --mpi)", cmd_launch},
+      {"status", "[JOB[_INDEX]] [--all] [--json]",
+       "jobs and tasks as squeue shows them: JOBID, NAME, STATE, TIME, NODES, REASON", cmd_status},
+      {"list", "[--json]", "every job spawn knows, newest first", cmd_list},
+      {"logs", "JOB[_INDEX] [--follow] [--stderr]", "the output file of a task", cmd_logs},
+      {"cancel", "JOB[_INDEX]...", "stop a job or one of its tasks (pending ones never start)", cmd_cancel},
+      {"wait", "JOB", "block until the job ends; exit status as `sbatch --wait`", cmd_wait},
+      {"resume", "JOB [--foreground]",
+       "drive a job again from its records (after its supervisor died); detached unless --foreground", cmd_resume},
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
        "[--spot] [--all] [--limit N] [--config FILE] [--json]",
        "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},

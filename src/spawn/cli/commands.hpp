@@ -10,5 +10,13 @@ int cmd_slurm_estimate(const std::vector<std::string>& args);
 int cmd_slurm_convert(const std::vector<std::string>& args);
 int cmd_catalog_list(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
+int cmd_slurm_submit(const std::vector<std::string>& args);
+int cmd_launch(const std::vector<std::string>& args);
+int cmd_status(const std::vector<std::string>& args);
+int cmd_list(const std::vector<std::string>& args);
+int cmd_logs(const std::vector<std::string>& args);
+int cmd_cancel(const std::vector<std::string>& args);
+int cmd_wait(const std::vector<std::string>& args);
+int cmd_resume(const std::vector<std::string>& args);
 
 } // namespace spawn::cli

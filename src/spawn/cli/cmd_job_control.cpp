@@ -1,0 +1,414 @@
+// The job commands: status (squeue-like), list, logs, cancel, wait, resume.
+#include <chrono>
+#include <set>
+#include <fstream>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/job_driver.hpp"
+#include "cli/job_view.hpp"
+#include "engine/dependency.hpp"
+#include "engine/engine.hpp"
+#include "providers/registry.hpp"
+#include "util/error.hpp"
+#include "util/strings.hpp"
+
+namespace spawn::cli {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Splits args into flags (from known) and positional words; throws on an unknown option.
+struct Words {
+  std::vector<std::string> positional;
+  std::set<std::string> flags;
+};
+Words parse_words(const std::string& command, const std::vector<std::string>& args, const std::set<std::string>& known) {
+  Words w;
+  for (const auto& a : args) {
+    if (a.size() > 1 && a[0] == '-') {
+      if (!known.count(a)) throw Error(command + ": unknown option " + util::quote(a));
+      w.flags.insert(a);
+    } else {
+      w.positional.push_back(a);
+    }
+  }
+  return w;
+}
+
+// "3-9", "1,3,5-7": indices compressed into ranges.
+std::string compress(const std::vector<std::uint64_t>& indices) {
+  std::vector<std::string> parts;
+  for (std::size_t i = 0; i < indices.size();) {
+    auto j = i;
+    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
+    parts.push_back(j == i ? std::to_string(indices[i]) : std::to_string(indices[i]) + "-" + std::to_string(indices[j]));
+    i = j + 1;
+  }
+  return util::join(parts, ",");
+}
+
+struct Row {
+  std::string id, name, state, time, nodes, reason;
+};
+
+// squeue's rows for one job: one per running task, pending (and, with all, ended) tasks grouped into ranges.
+std::vector<Row> job_rows(const engine::JobRecord& job, const std::vector<engine::TaskRecord>& tasks,
+                          std::optional<std::uint64_t> throttle, bool all) {
+  std::vector<Row> rows;
+  auto now = now_seconds();
+  auto group_id = [&](const std::vector<std::uint64_t>& indices, bool pending) {
+    if (!job.is_array) return std::to_string(job.id);
+    if (indices.size() == 1 && !pending) return std::to_string(job.id) + "_" + std::to_string(indices[0]);
+    std::string inner = compress(indices);
+    if (pending && throttle) inner += "%" + std::to_string(*throttle);
+    return std::to_string(job.id) + "_[" + inner + "]";
+  };
+  // Running tasks first (as squeue), then groups of consecutive tasks with the same state and reason.
+  for (const auto& t : tasks) {
+    if (t.state != TaskState::running && t.state != TaskState::launching) continue;
+    rows.push_back({format_task_id(t.ref, job.is_array), job.name, to_string(t.state),
+                    format_elapsed(t.start_time ? now - *t.start_time : 0), std::to_string(job.nodes), "None"});
+  }
+  for (std::size_t i = 0; i < tasks.size();) {
+    const auto& t = tasks[i];
+    bool shown = t.state == TaskState::pending || (all && engine::is_terminal(t.state));
+    if (!shown) {
+      ++i;
+      continue;
+    }
+    auto reason = t.state == TaskState::completed ? std::string("None") : t.reason.empty() ? "None" : t.reason;
+    std::vector<std::uint64_t> indices{t.ref.index};
+    auto j = i + 1;
+    while (j < tasks.size() && tasks[j].state == t.state &&
+           (tasks[j].state == TaskState::completed || tasks[j].reason == t.reason)) {
+      indices.push_back(tasks[j].ref.index);
+      ++j;
+    }
+    std::string time = "0:00";
+    if (t.start_time && t.end_time) time = format_elapsed(*t.end_time - *t.start_time);
+    rows.push_back({group_id(indices, t.state == TaskState::pending), job.name, to_string(t.state), time,
+                    std::to_string(job.nodes), reason});
+    i = j;
+  }
+  return rows;
+}
+
+json task_json(const engine::TaskRecord& t, bool is_array) {
+  auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+  return {{"id", format_task_id(t.ref, is_array)},
+          {"index", t.ref.index},
+          {"task_job_id", t.task_job_id},
+          {"state", to_string(t.state)},
+          {"reason", t.reason},
+          {"exit_code", opt(t.exit_code)},
+          {"restart_count", t.restart_count},
+          {"handle", opt(t.handle)},
+          {"submit_time", t.submit_time},
+          {"start_time", opt(t.start_time)},
+          {"end_time", opt(t.end_time)}};
+}
+
+json job_json(const engine::JobRecord& job, const std::vector<engine::TaskRecord>* tasks, const engine::Progress& p) {
+  json j = {{"job_id", job.id},
+            {"name", job.name},
+            {"user", job.user},
+            {"state", to_string(engine::job_state(p))},
+            {"provider", job.provider},
+            {"submit_time", job.submit_time},
+            {"is_array", job.is_array},
+            {"task_count", job.task_count},
+            {"nodes", job.nodes},
+            {"dependency", job.dependency ? json(*job.dependency) : json(nullptr)},
+            {"supervisor_pid", job.supervisor_pid ? json(*job.supervisor_pid) : json(nullptr)},
+            {"supervised", engine::SupervisorLock::is_held(engine::job_directory(engine::data_home(), job.id))},
+            {"counts",
+             {{"pending", p.pending},
+              {"running", p.running + p.launching},
+              {"completed", p.completed},
+              {"failed", p.failed},
+              {"timeout", p.timeout},
+              {"cancelled", p.cancelled},
+              {"preempted", p.preempted}}}};
+  if (tasks) {
+    json list = json::array();
+    for (const auto& t : *tasks) list.push_back(task_json(t, job.is_array));
+    j["tasks"] = list;
+  }
+  return j;
+}
+
+engine::Progress progress_of(engine::Store& store, std::uint64_t id) {
+  auto counts = store.state_counts(id);
+  if (!counts) throw Error(counts.error());
+  return engine::count_states(*counts);
+}
+
+std::vector<engine::TaskRecord> tasks_of(engine::Store& store, std::uint64_t id) {
+  auto tasks = store.tasks(id);
+  if (!tasks) throw Error(tasks.error());
+  return *tasks;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      if (width.size() <= c) width.push_back(0);
+      width[c] = std::max(width[c], r[c].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      line += r[c];
+      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+// Expands an output pattern as sbatch does (%A %a %j %J %x %u %N %n %t %s %%, with %3a-style padding).
+std::string expand_pattern(const std::string& pattern, const engine::JobRecord& job, const engine::TaskRecord& task) {
+  std::string out;
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host);
+  std::string short_host = std::string(host).substr(0, std::string(host).find('.'));
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 >= pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    std::size_t k = i + 1;
+    int pad = 0;
+    while (k < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[k]))) pad = pad * 10 + (pattern[k++] - '0');
+    if (k >= pattern.size()) {
+      out += pattern.substr(i);
+      break;
+    }
+    auto number = [&](std::uint64_t v) {
+      auto s = std::to_string(v);
+      return s.size() < static_cast<std::size_t>(pad) ? std::string(static_cast<std::size_t>(pad) - s.size(), '0') + s : s;
+    };
+    switch (pattern[k]) {
+    case '%': out += '%'; break;
+    case 'A': out += number(job.is_array ? job.id : task.task_job_id); break;
+    case 'a': out += job.is_array ? number(task.ref.index) : std::string("4294967294"); break;
+    case 'j': out += number(task.task_job_id); break;
+    case 'J': out += number(task.task_job_id); break;
+    case 'x': out += job.name; break;
+    case 'u': out += job.user; break;
+    case 'N': out += short_host; break;
+    case 'n': case 't': out += number(0); break;
+    case 's': out += "batch"; break;
+    default: out += pattern.substr(i, k - i + 1); break;
+    }
+    i = k;
+  }
+  return out;
+}
+
+} // namespace
+
+int cmd_status(const std::vector<std::string>& args) {
+  auto w = parse_words("status", args, {"--json", "--all"});
+  auto store = open_store();
+  std::vector<engine::JobRecord> jobs;
+  std::optional<std::uint64_t> only_index;
+  if (!w.positional.empty()) {
+    auto ref = parse_job_reference(store, w.positional[0]);
+    jobs.push_back(require_job(store, ref.job_id));
+    only_index = ref.index;
+  } else {
+    auto all = store.jobs();
+    if (!all) throw Error(all.error());
+    for (auto it = all->rbegin(); it != all->rend(); ++it) {
+      auto p = progress_of(store, it->id);
+      if (w.flags.count("--all") || p.pending + p.launching + p.running > 0) jobs.push_back(*it);
+    }
+  }
+  const bool one = !w.positional.empty();
+  json out = json::array();
+  std::vector<std::vector<std::string>> table{{"JOBID", "NAME", "STATE", "TIME", "NODES", "REASON"}};
+  for (const auto& job : jobs) {
+    auto tasks = tasks_of(store, job.id);
+    if (only_index) std::erase_if(tasks, [&](const auto& t) { return t.ref.index != *only_index; });
+    auto p = progress_of(store, job.id);
+    if (w.flags.count("--json")) {
+      out.push_back(job_json(job, &tasks, p));
+      continue;
+    }
+    std::optional<std::uint64_t> throttle;
+    try {
+      auto plan = load_plan(job);
+      if (plan.array) throttle = plan.array->max_running;
+    } catch (const Error&) {
+    }
+    for (auto& r : job_rows(job, tasks, throttle, one || w.flags.count("--all")))
+      table.push_back({r.id, r.name, r.state, r.time, r.nodes, r.reason});
+  }
+  if (w.flags.count("--json")) std::cout << dump_json(one ? out[0] : json{{"jobs", out}}) << "\n";
+  else print_table(table);
+  return 0;
+}
+
+int cmd_list(const std::vector<std::string>& args) {
+  auto w = parse_words("list", args, {"--json"});
+  auto store = open_store();
+  auto jobs = store.jobs();
+  if (!jobs) throw Error(jobs.error());
+  json out = json::array();
+  std::vector<std::vector<std::string>> table{{"JOBID", "NAME", "USER", "STATE", "TASKS", "SUBMITTED", "PROVIDER"}};
+  for (const auto& job : *jobs) {
+    auto p = progress_of(store, job.id);
+    if (w.flags.count("--json")) {
+      out.push_back(job_json(job, nullptr, p));
+      continue;
+    }
+    char when[32];
+    std::time_t t = job.submit_time;
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::localtime(&t));
+    table.push_back({std::to_string(job.id), job.name, job.user, to_string(engine::job_state(p)),
+                     std::to_string(p.done()) + "/" + std::to_string(p.total()), when, job.provider});
+  }
+  if (w.flags.count("--json")) std::cout << dump_json({{"jobs", out}}) << "\n";
+  else print_table(table);
+  return 0;
+}
+
+int cmd_logs(const std::vector<std::string>& args) {
+  auto w = parse_words("logs", args, {"--follow", "-f", "--stderr"});
+  if (w.positional.size() != 1) throw Error("logs: give one job, JOBID or JOBID_INDEX (spawn logs 12_4)");
+  auto store = open_store();
+  auto ref = parse_job_reference(store, w.positional[0]);
+  auto job = require_job(store, ref.job_id);
+  auto tasks = tasks_of(store, job.id);
+  if (job.is_array && !ref.index)
+    throw Error("logs: job " + std::to_string(job.id) + " is an array of " + std::to_string(tasks.size()) +
+                " tasks: name one, e.g. " + format_task_id(tasks.front().ref, true));
+  auto it = std::find_if(tasks.begin(), tasks.end(), [&](const auto& t) { return !ref.index || t.ref.index == *ref.index; });
+  if (it == tasks.end()) throw Error("logs: job " + std::to_string(job.id) + " has no task " + std::to_string(*ref.index));
+  auto plan = load_plan(job);
+  std::string pattern = plan.output.value_or(job.is_array ? "slurm-%A_%a.out" : "slurm-%j.out");
+  if (w.flags.count("--stderr") && plan.error) pattern = *plan.error;
+  std::filesystem::path path = expand_pattern(pattern, job, *it);
+  if (path.is_relative()) path = std::filesystem::path(plan.work_dir) / path;
+  const auto id = format_task_id(it->ref, job.is_array);
+  const bool follow = w.flags.count("--follow") || w.flags.count("-f");
+  std::uintmax_t offset = 0;
+  for (;;) {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      in.seekg(static_cast<std::streamoff>(offset));
+      std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      offset += chunk.size();
+      std::cout << chunk << std::flush;
+    } else if (!follow) {
+      throw Error("logs: task " + id + ": " + path.string() + " does not exist" +
+                  (it->state == TaskState::pending ? " yet (the task is PENDING)" : ""));
+    }
+    if (!follow) return 0;
+    auto now = store.tasks(job.id);
+    if (!now) throw Error(now.error());
+    bool ended = false;
+    for (const auto& t : *now)
+      if (t.ref == it->ref) ended = engine::is_terminal(t.state);
+    if (ended) {
+      // One last read after the end, for what was written just before it.
+      std::ifstream last(path, std::ios::binary);
+      if (last) {
+        last.seekg(static_cast<std::streamoff>(offset));
+        std::cout << std::string((std::istreambuf_iterator<char>(last)), std::istreambuf_iterator<char>()) << std::flush;
+      }
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+int cmd_cancel(const std::vector<std::string>& args) {
+  auto w = parse_words("cancel", args, {});
+  if (w.positional.empty()) throw Error("cancel: give a job, JOBID or JOBID_INDEX (spawn cancel 12)");
+  auto store = open_store();
+  for (const auto& word : w.positional) {
+    auto ref = parse_job_reference(store, word);
+    auto job = require_job(store, ref.job_id);
+    if (auto r = store.request_cancel(job.id, ref.index); !r) throw Error(r.error());
+    auto job_dir = engine::job_directory(engine::data_home(), job.id);
+    if (engine::SupervisorLock::is_held(job_dir)) continue;  // the supervisor acts on the request
+    if (!ref.index) {
+      // Nobody drives the job: drive it here until the cancel is carried out.
+      supervise(job.id, ProgressStyle::none);
+      continue;
+    }
+    // One task of an unsupervised job: end it here, leaving the others as they are.
+    auto lock = engine::SupervisorLock::try_acquire(job_dir);
+    if (!lock) throw Error(lock.error());
+    if (!*lock) continue;
+    auto plan = load_plan(job);
+    auto provider = providers::make_provider(job.provider);
+    if (!provider) throw Error("job " + std::to_string(job.id) + ": " + provider.error());
+    for (const auto& t : tasks_of(store, job.id)) {
+      if (t.ref.index != *ref.index) continue;
+      if (t.state == TaskState::pending) {
+        if (auto r = store.apply({{t.ref, TaskState::pending, TaskState::cancelled, "cancelled"}}, now_seconds()); !r)
+          throw Error(r.error());
+      } else if (t.state == TaskState::running && t.handle) {
+        engine::Engine e(store, **provider, job, plan, {job_dir, now_seconds, 64});
+        auto request = e.request_for(t, t.attempt);
+        (*provider)->cancel(request, *t.handle);
+        for (int i = 0; i < 400 && (*provider)->poll(request, *t.handle).state == TaskState::running; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (auto r = store.apply({{t.ref, TaskState::running, TaskState::cancelled, "cancelled"}}, now_seconds()); !r)
+          throw Error(r.error());
+      }
+    }
+  }
+  return 0;
+}
+
+int cmd_wait(const std::vector<std::string>& args) {
+  auto w = parse_words("wait", args, {});
+  if (w.positional.size() != 1) throw Error("wait: give one job (spawn wait 12)");
+  auto store = open_store();
+  auto ref = parse_job_reference(store, w.positional[0]);
+  auto job = require_job(store, ref.job_id);
+  auto job_dir = engine::job_directory(engine::data_home(), job.id);
+  auto unsupervised_since = std::chrono::steady_clock::now();
+  for (;;) {
+    auto p = progress_of(store, job.id);
+    if (p.pending + p.launching + p.running == 0) return engine::job_exit_status(tasks_of(store, job.id));
+    auto now = std::chrono::steady_clock::now();
+    if (engine::SupervisorLock::is_held(job_dir)) unsupervised_since = now;
+    else if (now - unsupervised_since > std::chrono::seconds(5))
+      throw Error("job " + std::to_string(job.id) + " is not finished and no spawn process drives it (its supervisor "
+                  "ended): `spawn resume " + std::to_string(job.id) + "` takes it up again");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int cmd_resume(const std::vector<std::string>& args) {
+  auto w = parse_words("resume", args, {"--foreground"});
+  if (w.positional.size() != 1) throw Error("resume: give one job (spawn resume 12)");
+  auto store = open_store();
+  auto ref = parse_job_reference(store, w.positional[0]);
+  auto job = require_job(store, ref.job_id);
+  if (w.flags.count("--foreground"))
+    return supervise(job.id, ::isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::lines);
+  if (engine::SupervisorLock::is_held(engine::job_directory(engine::data_home(), job.id)))
+    throw Error("job " + std::to_string(job.id) + " is already driven by another spawn process" +
+                (job.supervisor_pid ? " (pid " + std::to_string(*job.supervisor_pid) + ")" : std::string()));
+  auto pid = start_detached_supervisor(job.id);
+  std::cout << "job " << job.id << ": supervisor started (pid " << pid << ")\n";
+  return 0;
+}
+
+} // namespace spawn::cli
