@@ -233,8 +233,11 @@ def compare(res: Result, cmp: Comparison, user: str) -> None:
 
     # Nodes: -N given => `min-max`; not given => a bare estimate without `-`.
     nn = rec.get("NumNodes", "")
-    if g("nodes_min") is not None:
+    if g("nodes_min") is not None and g("nodes_max") is not None:
         cmp.check("NumNodes", nn, f"{g('nodes_min')}-{g('nodes_max')}")
+    elif g("nodes_min") is not None:
+        # A node count sbatch derived (from -w/--nodelist) with no maximum: Slurm shows the bare count.
+        cmp.check("NumNodes", nn, str(g("nodes_min")))
     else:
         cmp.check("NumNodes", nn, "null (no -N)", equal="-" not in nn)
 

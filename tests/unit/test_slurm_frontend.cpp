@@ -115,3 +115,12 @@ TEST(SlurmFrontend, ExclusiveAndEnvironmentFlags) {
   EXPECT_EQ(read("#!/bin/bash\necho\n", {}, {{"SBATCH_REQUEUE", "yes"}}).requeue, true);
   EXPECT_FALSE(read("#!/bin/bash\necho\n", {}, {{"SBATCH_REQUEUE", "no"}}).requeue.has_value());
 }
+
+TEST(SlurmFrontend, NodeListSetsTheNodeCount) {
+  auto job = read("#!/bin/bash\n#SBATCH -w cloud[3-4]\necho\n");
+  EXPECT_EQ(job.nodes_min, 2u);
+  EXPECT_FALSE(job.nodes_max);
+  EXPECT_EQ(job.ntasks, 2u);
+  EXPECT_EQ(errors_of("#!/bin/bash\n#SBATCH -N 1 -w a,b,c\necho\n"),
+            (std::vector<std::string>{"dir/job.sbatch:2: --nodelist: names 3 nodes, more than the maximum of 1 nodes (-N)"}));
+}

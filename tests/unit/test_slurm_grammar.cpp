@@ -256,3 +256,11 @@ TEST(SlurmMisc, OpenModeExclusiveMailTypeExport) {
   ASSERT_EQ(e.variables.size(), 2u);
   EXPECT_EQ(e.variables[1].second, "bar");
 }
+
+TEST(SlurmHostlist, CountsDistinctHosts) {
+  EXPECT_EQ(*count_hostlist("cn[01-04,07],gpu1"), 5u);
+  EXPECT_EQ(*count_hostlist("a,a,b"), 2u);
+  EXPECT_EQ(*count_hostlist("cloud[3-4]"), 2u);
+  EXPECT_FALSE(count_hostlist("cn[4-1]"));
+  EXPECT_FALSE(count_hostlist("cn[1-2"));
+}

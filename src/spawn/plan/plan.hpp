@@ -38,8 +38,8 @@ struct Plan {
 
 // What the command line adds to a plan beyond the configuration keys.
 struct PlanOverrides {
-  std::optional<std::int64_t> runtime_seconds;  // --runtime: the expected runtime per task
-  std::optional<std::string> submit_dir;        // absolute; default: the current directory
+  std::optional<std::int64_t> runtime_seconds = {};  // --runtime: the expected runtime per task
+  std::optional<std::string> submit_dir = {};        // absolute; default: the current directory
 };
 
 // `module load`/`module add`/`ml` lines of the script body with the config's mapping for each module.

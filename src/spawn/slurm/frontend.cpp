@@ -76,6 +76,7 @@ private:
   bool m_extra_set = false;
   std::optional<std::uint32_t> m_sockets, m_cores, m_threads;
   std::optional<std::uint32_t> m_nodes_max;
+  bool m_nodes_from_list = false;
 };
 
 // Environment flags: "", "yes" or a non-zero number set the flag; anything else resets it.
@@ -414,6 +415,21 @@ void JobBuilder::finish() {
     conflict(m_mem_set_by_env);
   }
 
+  // sbatch: a node list asks for at least as many nodes as it names (a '/' makes it a file: not counted here).
+  if (m_job.nodelist && m_job.nodelist->find('/') == std::string::npos) {
+    if (auto count = count_hostlist(*m_job.nodelist); !count) {
+      m_errors.push_back(m_origin["nodelist"] + ": --nodelist: " + count.error());
+    } else if (*count > 0) {
+      auto n = static_cast<std::uint32_t>(*count);
+      m_job.nodes_min = m_nodes_set ? std::max(n, m_job.nodes_min.value_or(1)) : n;
+      if (m_nodes_set && m_nodes_max && *m_nodes_max && *m_job.nodes_min > *m_nodes_max) {
+        m_errors.push_back(m_origin["nodelist"] + ": --nodelist: names " + std::to_string(n) +
+                           " nodes, more than the maximum of " + std::to_string(*m_nodes_max) + " nodes (-N)");
+      }
+      m_nodes_from_list = !m_nodes_set;
+      m_nodes_set = true;
+    }
+  }
   std::uint32_t min_nodes = m_job.nodes_min.value_or(1);
   std::uint32_t max_nodes = m_nodes_set ? m_nodes_max.value_or(0) : 0;
   bool ntasks_set = m_ntasks_set;
@@ -447,6 +463,7 @@ void JobBuilder::finish() {
   if (m_nodes_set) {
     m_job.nodes_min = min_nodes;
     m_job.nodes_max = max_nodes == 0 ? min_nodes : max_nodes;
+    if (m_nodes_from_list) m_job.nodes_max.reset();  // derived from -w: no maximum was asked for
   }
   auto exclusive_pair = [&](const std::string& a, const std::string& b) {
     m_errors.push_back(m_origin[b] + ": --" + b + " conflicts with --" + a + " (" + m_origin[a] +

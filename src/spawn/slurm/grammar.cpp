@@ -807,6 +807,48 @@ Expected<std::vector<std::string>> parse_mail_types(std::string_view text) {
   return out;
 }
 
+Expected<std::size_t> count_hostlist(std::string_view text) {
+  auto bad = [&] { return Unexpected("invalid value " + util::quote(text) + " (expected host names or ranges like cn[01-04,07])"); };
+  std::set<std::string> hosts;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // One entry: text up to a ',' outside brackets.
+    std::size_t start = i;
+    int depth = 0;
+    while (i < text.size() && (text[i] != ',' || depth > 0)) {
+      if (text[i] == '[') ++depth;
+      if (text[i] == ']') --depth;
+      if (depth < 0 || depth > 1) return bad();
+      ++i;
+    }
+    if (depth != 0) return bad();
+    auto entry = text.substr(start, i - start);
+    if (i < text.size()) ++i;
+    if (entry.empty()) continue;
+    auto open = entry.find('[');
+    if (open == std::string_view::npos) {
+      hosts.insert(std::string(entry));
+      continue;
+    }
+    auto close = entry.find(']', open);
+    auto prefix = std::string(entry.substr(0, open));
+    auto suffix = std::string(entry.substr(close + 1));
+    for (const auto& part : util::split(entry.substr(open + 1, close - open - 1), ',')) {
+      auto dash = part.find('-');
+      auto lo_text = part.substr(0, dash);
+      auto hi_text = dash == std::string::npos ? lo_text : part.substr(dash + 1);
+      auto lo = util::parse_uint(lo_text), hi = util::parse_uint(hi_text);
+      if (!lo || !hi || *hi < *lo || *hi - *lo > 1000000) return bad();
+      for (auto n = *lo; n <= *hi; ++n) {
+        auto digits = std::to_string(n);
+        if (digits.size() < lo_text.size()) digits.insert(0, lo_text.size() - digits.size(), '0');
+        hosts.insert(prefix + digits + suffix);
+      }
+    }
+  }
+  return hosts.size();
+}
+
 Expected<bool> parse_yes_no(std::string_view text) {
   if (util::iequals(text, "yes")) return true;
   if (util::iequals(text, "no")) return false;
