@@ -258,7 +258,7 @@ TEST(SlurmMisc, OpenModeExclusiveMailTypeExport) {
 }
 
 TEST(SlurmHostlist, CountsDistinctHosts) {
-  EXPECT_EQ(*count_hostlist("cn[01-04,07],gpu1"), 5u);
+  EXPECT_EQ(*count_hostlist("cn[01-04,07],gpu1"), 6u);
   EXPECT_EQ(*count_hostlist("a,a,b"), 2u);
   EXPECT_EQ(*count_hostlist("cloud[3-4]"), 2u);
   EXPECT_FALSE(count_hostlist("cn[4-1]"));

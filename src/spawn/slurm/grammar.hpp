@@ -73,7 +73,7 @@ ExportSpec parse_export(std::string_view text);
 // --mail-type: comma list; unknown words are ignored as long as one is known (as sbatch does).
 Expected<std::vector<std::string>> parse_mail_types(std::string_view text);
 
-// -w/--nodelist, -x: the distinct host names of a Slurm hostlist ("cn[01-04,07],gpu1" -> 5); an error for a
+// -w/--nodelist, -x: the distinct host names of a Slurm hostlist ("cn[01-04,07],gpu1" -> 6); an error for a
 // malformed range.
 Expected<std::size_t> count_hostlist(std::string_view text);
 
