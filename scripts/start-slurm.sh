@@ -98,6 +98,8 @@ Waittime=0
 SuspendProgram=/bin/true
 ResumeProgram=/bin/true
 SuspendTime=600
+# Never power down the real node (it would wait ResumeTimeout for a slurmd that never stopped).
+SuspendExcNodes=$host
 ResumeTimeout=600
 SuspendTimeout=30
 TreeWidth=65533

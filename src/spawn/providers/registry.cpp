@@ -2,11 +2,13 @@
 
 #include <string>
 
+#include "providers/local/local_provider.hpp"
+
 namespace spawn::providers {
 
 const std::vector<ProviderEntry>& registry() {
   static const std::vector<ProviderEntry> table = {
-      {"local", "runs tasks as processes on this machine (the default; no account needed)", nullptr},
+      {"local", "runs tasks as processes on this machine (the default; no account needed)", [] { return local::make_local_provider(); }},
       {"aws", "runs tasks on EC2 instances", nullptr},
       {"slurm", "submits tasks to a Slurm cluster with sbatch", nullptr},
   };

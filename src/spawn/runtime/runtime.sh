@@ -1,0 +1,552 @@
+#!/usr/bin/env bash
+# spawn's on-node runtime: runs one Slurm batch task as slurmd/slurmstepd would, on this machine or on a stock
+# cloud instance. Needs bash (4.2 or later) and coreutils only. Embedded in the spawn binary
+# (src/spawn/runtime/runtime.sh) and copied into every task directory, so a task keeps the runtime it started with.
+#
+#   runtime.sh run DIR        run the task described by the task directory DIR; writes DIR/marker at the end
+#   runtime.sh srun ARGS...   the `srun` shim (DIR/bin/srun): runs a job step's tasks on the job's (emulated) nodes
+#   runtime.sh module ARGS... prints the shell code the `module`/`ml` function evaluates (mapped modules)
+#
+# The task directory, written by the C++ side (runtime/task_dir.cpp):
+#   settings      shell assignments (SPAWN_RT_*): paths of the standard streams, open mode, time limit, signal,
+#                 kill wait, node names, tasks per node, job label
+#   job.env       the batch script's environment, NUL-separated NAME=VALUE entries (exactly what it sees)
+#   args          the script's arguments, NUL-separated
+#   slurm_script  the batch script, verbatim (run with its own shebang)
+#   modules       mapped modules, one per line: NAME<TAB>PROVIDER<TAB>VALUE
+#   hostfile      one line per node, "NAME slots=N" (Open MPI)
+#   bin/srun      calls this file in srun mode
+# Written here:
+#   runtime.log   this runtime's own messages;  batch.pid  the batch script's pid (its process group)
+#   steps/PGID    one file per running srun task (its process group);  step-ids/N  step numbers handed out
+#   cancel        asks for cancellation (written by the provider before it signals);  timeout  the limit was hit
+#   marker        the exit status, written once and atomically (marker.tmp, then renamed):
+#                 state=COMPLETED|FAILED|TIMEOUT|CANCELLED exit_code=N signal=N reason=TEXT start=EPOCH end=EPOCH
+
+rt_die() {
+  printf 'spawn-runtime: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------------- run
+
+# Sends signal $1 to the batch script's process group and to every srun task's group.
+rt_signal_job() {
+  local sig=$1 f
+  [[ -n ${rt_batch:-} ]] && kill "-$sig" -- "-$rt_batch" 2>/dev/null
+  rt_signal_steps "$sig"
+}
+
+rt_signal_steps() {
+  local sig=$1 f
+  for f in "$rt_dir"/steps/*; do
+    [[ -e $f ]] && kill "-$sig" -- "-${f##*/}" 2>/dev/null
+  done
+}
+
+# slurmstepd's message on the job's stderr when it ends a job.
+rt_stepd_message() {
+  printf 'slurmstepd: error: *** JOB %s ON %s CANCELLED AT %s%s ***\n' "$SPAWN_RT_JOB_LABEL" "$SPAWN_RT_NODE" \
+    "$(date +%Y-%m-%dT%H:%M:%S)" "$1" >&4 2>/dev/null
+}
+
+# Ends the job as Slurm does: SIGCONT and SIGTERM to every process, SIGKILL after the kill wait.
+rt_terminate() {
+  rt_signal_job CONT
+  rt_signal_job TERM
+  set -m
+  (
+    trap - TERM INT HUP USR1 USR2 ALRM
+    sleep "$SPAWN_RT_KILL_WAIT"
+    rt_signal_job KILL
+  ) &
+  rt_killer=$!
+  set +m
+}
+
+rt_on_warn() {
+  [[ -n $rt_ending ]] && return
+  if [[ $SPAWN_RT_SIGNAL_BATCH == 1 ]]; then
+    kill "-$SPAWN_RT_SIGNAL" "$rt_batch" 2>/dev/null
+  else
+    # Without B:, Slurm signals the job steps only, never the batch shell.
+    rt_signal_steps "$SPAWN_RT_SIGNAL"
+  fi
+  printf '%s sent signal %s to %s\n' "$(date +%FT%T)" "$SPAWN_RT_SIGNAL" \
+    "$([[ $SPAWN_RT_SIGNAL_BATCH == 1 ]] && echo "the batch shell" || echo "the job steps")"
+}
+
+rt_on_limit() {
+  [[ -n $rt_ending ]] && return
+  rt_ending=timeout
+  : >"$rt_dir/timeout"
+  rt_stepd_message " DUE TO TIME LIMIT"
+  echo "$(date +%FT%T) time limit of ${SPAWN_RT_TIME_LIMIT} s reached"
+  rt_terminate
+}
+
+rt_on_cancel() {
+  [[ -n $rt_ending ]] && return
+  rt_ending=cancelled
+  : >"$rt_dir/cancel"
+  [[ -n ${rt_batch:-} ]] && rt_stepd_message ""
+  echo "$(date +%FT%T) cancelled"
+  rt_terminate
+}
+
+rt_write_marker() { # state exit_code signal reason
+  local tmp="$rt_dir/marker.tmp.$$"
+  printf 'state=%s\nexit_code=%s\nsignal=%s\nreason=%s\nstart=%s\nend=%s\n' "$1" "$2" "$3" "$4" "$rt_start" \
+    "$(date +%s)" >"$tmp" && mv -f "$tmp" "$rt_dir/marker"
+}
+
+rt_finish() { # state exit_code signal reason
+  rt_write_marker "$@"
+  echo "$(date +%FT%T) $1 ($4)"
+  exit "$2"
+}
+
+rt_run() {
+  rt_dir=$1
+  rt_ending=""
+  rt_batch=""
+  rt_start=$(date +%s)
+  trap rt_on_cancel TERM INT HUP
+  trap rt_on_warn USR1
+  trap rt_on_limit ALRM
+  [[ -d $rt_dir && -f $rt_dir/settings ]] || rt_die "no task directory at '$rt_dir'"
+  cd "$rt_dir" || rt_die "cannot enter '$rt_dir'"
+  # shellcheck source=/dev/null
+  . "$rt_dir/settings" || rt_die "cannot read $rt_dir/settings"
+  mkdir -p "$rt_dir/steps" "$rt_dir/step-ids"
+  echo "$(date +%FT%T) runtime $$ starting task $SPAWN_RT_JOB_LABEL"
+  [[ -e $rt_dir/cancel ]] && rt_finish CANCELLED 0 0 "cancelled before it started"
+
+  local -a envs=() args=()
+  local kv has_path=0
+  while IFS= read -r -d '' kv; do
+    if [[ $kv == PATH=* ]]; then
+      kv="PATH=$rt_dir/bin:${kv#PATH=}"
+      has_path=1
+    fi
+    envs+=("$kv")
+  done <"$rt_dir/job.env"
+  ((has_path)) || envs+=("PATH=$rt_dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+  # `module` and `ml` as exported bash functions, as Lmod and Environment Modules provide them on a cluster.
+  local self
+  self=$(printf '%q' "$rt_dir/runtime.sh")
+  envs+=("BASH_FUNC_module%%=() {  eval \"\$(bash $self module \"\$@\")\"
+}")
+  envs+=("BASH_FUNC_ml%%=() {  eval \"\$(bash $self ml \"\$@\")\"
+}")
+  while IFS= read -r -d '' kv; do args+=("$kv"); done <"$rt_dir/args"
+
+  # The standard streams, opened as slurmstepd opens them: truncate unless --open-mode=append.
+  local out=$SPAWN_RT_STDOUT err=$SPAWN_RT_STDERR in=${SPAWN_RT_STDIN:-/dev/null}
+  if [[ $SPAWN_RT_OPEN_MODE == append ]]; then
+    { exec 3>>"$out"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the output file $out"
+  else
+    { exec 3>"$out"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the output file $out"
+  fi
+  if [[ -z $err || $err == "$out" ]]; then
+    exec 4>&3
+  elif [[ $SPAWN_RT_OPEN_MODE == append ]]; then
+    { exec 4>>"$err"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the error file $err"
+  else
+    { exec 4>"$err"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the error file $err"
+  fi
+  { exec 5<"$in"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the input file $in"
+
+  # The batch script in its own process group (set -m), so signals can tell it from the srun tasks.
+  set -m
+  (
+    trap - TERM INT HUP USR1 USR2 ALRM
+    if ! cd -- "$SPAWN_RT_WORK_DIR" 2>/dev/null; then
+      printf "slurmstepd: error: couldn't chdir to \`%s': No such file or directory: going to /tmp instead\n" \
+        "$SPAWN_RT_WORK_DIR" >&4
+      cd /tmp || exit 1
+    fi
+    exec env -i "${envs[@]}" "SLURM_TASK_PID=$BASHPID" "$rt_dir/slurm_script" "${args[@]}" <&5 >&3 2>&4 3>&- 4>&- 5>&-
+  ) &
+  rt_batch=$!
+  set +m
+  exec 5<&-
+  echo "$rt_batch" >"$rt_dir/batch.pid"
+  [[ -e $rt_dir/cancel ]] && rt_on_cancel
+
+  # The time limit counts from the task's start: the --signal signal its seconds before, SIGTERM at the limit.
+  local timer=""
+  if ((SPAWN_RT_TIME_LIMIT > 0)); then
+    set -m
+    (
+      trap - TERM INT HUP USR1 USR2 ALRM
+      local warn_at=-1
+      if [[ -n $SPAWN_RT_SIGNAL ]]; then
+        warn_at=$((SPAWN_RT_TIME_LIMIT - SPAWN_RT_SIGNAL_BEFORE))
+        ((warn_at < 0)) && warn_at=0
+      fi
+      if ((warn_at >= 0)); then
+        sleep "$warn_at"
+        kill -USR1 $$
+        sleep $((SPAWN_RT_TIME_LIMIT - warn_at))
+      else
+        sleep "$SPAWN_RT_TIME_LIMIT"
+      fi
+      kill -ALRM $$
+    ) &
+    timer=$!
+    set +m
+  fi
+
+  # Wait for the batch script; a trapped signal interrupts `wait`, so wait again until it has really ended.
+  local rc=0
+  while :; do
+    wait "$rt_batch"
+    rc=$?
+    kill -0 "$rt_batch" 2>/dev/null || break
+  done
+  # Slurm ends every process of the job when the batch script ends.
+  rt_signal_job KILL
+  [[ -n $timer ]] && kill -KILL -- "-$timer" 2>/dev/null
+  [[ -n ${rt_killer:-} ]] && kill -KILL -- "-$rt_killer" 2>/dev/null
+  exec 3>&- 4>&-
+
+  local sig=0 code=$rc reason
+  if ((rc > 128 && rc <= 128 + 64)); then
+    sig=$((rc - 128))
+    reason="killed by signal $sig"
+  else
+    reason="exit $rc"
+  fi
+  [[ -e $rt_dir/cancel && -z $rt_ending ]] && rt_ending=cancelled
+  case $rt_ending in
+  cancelled) rt_finish CANCELLED "$code" "$sig" "cancelled ($reason)" ;;
+  timeout) rt_finish TIMEOUT "$code" "$sig" "time limit of $SPAWN_RT_TIME_LIMIT s reached ($reason)" ;;
+  esac
+  if ((rc == 0)); then
+    rt_finish COMPLETED 0 0 "$reason"
+  fi
+  rt_finish FAILED "$code" "$sig" "$reason"
+}
+
+# ---------------------------------------------------------------------------------------------------- srun
+
+# Expands the hostlist forms Slurm prints ("a,b", "p[0-3,7]", "p[00-03]") into one name per line.
+rt_expand_hostlist() {
+  local list=$1 item prefix body suffix range lo hi n
+  while [[ -n $list ]]; do
+    if [[ $list =~ ^([^,\[]*)\[([^]]*)\]([^,]*)(,|$) ]]; then
+      prefix=${BASH_REMATCH[1]} body=${BASH_REMATCH[2]} suffix=${BASH_REMATCH[3]}
+      list=${list:${#BASH_REMATCH[0]}}
+      local IFS=,
+      for range in $body; do
+        lo=${range%%-*} hi=${range#*-}
+        for ((n = 10#$lo; n <= 10#$hi; n++)); do
+          printf '%s%0*d%s\n' "$prefix" "${#lo}" "$n" "$suffix"
+        done
+      done
+      unset IFS
+    else
+      item=${list%%,*}
+      [[ $item == "$list" ]] && list="" || list=${list#*,}
+      [[ -n $item ]] && printf '%s\n' "$item"
+    fi
+  done
+}
+
+# Compresses counts as Slurm prints them: 2 2 2 1 -> "2(x3),1".
+rt_compress_counts() {
+  local out="" prev="" run=0 c
+  for c in "$@" ""; do
+    if [[ $c == "$prev" ]]; then
+      ((run++))
+      continue
+    fi
+    if [[ -n $prev ]]; then
+      out+="${out:+,}$prev"
+      ((run > 1)) && out+="(x$run)"
+    fi
+    prev=$c run=1
+  done
+  printf '%s' "$out"
+}
+
+# Compresses node names "p0 p1 p3" -> "p[0-1,3]" (one common prefix; otherwise a plain list).
+rt_compress_hostlist() {
+  local prefix="" width="" name ok=1 first=1 out="" lo="" hi="" n
+  for name in "$@"; do
+    if [[ ! $name =~ ^(.*[^0-9])?([0-9]+)$ ]]; then ok=0; break; fi
+    if ((first)); then
+      prefix=${BASH_REMATCH[1]} width=${#BASH_REMATCH[2]} first=0
+    elif [[ ${BASH_REMATCH[1]} != "$prefix" || ${#BASH_REMATCH[2]} != "$width" ]]; then
+      ok=0; break
+    fi
+  done
+  if ((!ok || $# <= 1)); then
+    local IFS=,
+    printf '%s' "$*"
+    return
+  fi
+  for name in "$@"; do
+    n=$((10#${name:${#prefix}}))
+    if [[ -n $hi ]] && ((n == hi + 1)); then
+      hi=$n
+      continue
+    fi
+    [[ -n $lo ]] && out+="${out:+,}$(printf '%0*d' "$width" "$lo")$( ((hi != lo)) && printf -- '-%0*d' "$width" "$hi")"
+    lo=$n hi=$n
+  done
+  out+="${out:+,}$(printf '%0*d' "$width" "$lo")$( ((hi != lo)) && printf -- '-%0*d' "$width" "$hi")"
+  printf '%s[%s]' "$prefix" "$out"
+}
+
+# srun's step output pattern for one task: %t task, %n node, %N node name, %j/%J job(.step), %s step, %%.
+rt_step_pattern() { # pattern procid nodeid nodename step
+  local p=$1 out="" c
+  while [[ -n $p ]]; do
+    c=${p:0:1} p=${p:1}
+    if [[ $c != % || -z $p ]]; then out+=$c; continue; fi
+    c=${p:0:1} p=${p:1}
+    case $c in
+    %) out+=% ;;
+    t) out+=$2 ;;
+    n) out+=$3 ;;
+    N) out+=$4 ;;
+    j) out+=$SLURM_JOB_ID ;;
+    J) out+=$SLURM_JOB_ID.$5 ;;
+    s) out+=$5 ;;
+    u) out+=${SLURM_JOB_USER:-} ;;
+    x) out+=${SLURM_JOB_NAME:-} ;;
+    A) out+=${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID} ;;
+    a) out+=${SLURM_ARRAY_TASK_ID:-4294967294} ;;
+    *) out+=%$c ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
+rt_srun() {
+  local dir=${SPAWN_RUNTIME_DIR:-}
+  [[ -n $dir && -f $dir/settings ]] || rt_die "srun: not inside a spawn task (SPAWN_RUNTIME_DIR is not set)"
+  # shellcheck source=/dev/null
+  . "$dir/settings"
+  local ntasks=${SLURM_NTASKS:-} nnodes="" per_node=${SLURM_NTASKS_PER_NODE:-} cpus=${SLURM_CPUS_PER_TASK:-}
+  local nodelist="" label=0 chdir="" output="" error="" input="" export_spec=""
+  local opt val
+  # Options that take a value (long form; "--opt=value" or "--opt value"), then the short ones.
+  local with_value=" account acctg-freq bb bbf bcast begin cluster-constraint clusters comment compress constraint
+    container contiguous core-spec cores-per-socket cpu-bind cpu-freq cpus-per-gpu cpus-per-task dependency
+    distribution chdir error exclude epilog export gpu-bind gpu-freq gpus gpus-per-node gpus-per-socket gpus-per-task
+    gres gres-flags hint input job-name jobid kill-on-bad-exit licenses mail-type mail-user mcs-label mem mem-per-cpu
+    mem-per-gpu mem-bind mincpus mpi network nice ntasks ntasks-per-core ntasks-per-gpu ntasks-per-node
+    ntasks-per-socket nodefile nodelist nodes open-mode output partition power prefer priority profile prolog
+    propagate qos quit-on-interrupt reservation resv-ports signal slurmd-debug sockets-per-node switches
+    task-epilog task-prolog tasks-per-node thread-spec threads-per-core time time-min tmp uid umask wait wckey
+    het-group container-id tres-per-task "
+  while (($#)); do
+    opt=$1
+    case $opt in
+    --) shift; break ;;
+    --*=*) val=${opt#*=} opt=${opt%%=*} ;;
+    --*)
+      if [[ $with_value == *" ${opt#--} "* && $opt != --kill-on-bad-exit && $opt != --quit-on-interrupt ]]; then
+        val=${2-}
+        shift
+      else
+        val=""
+      fi
+      ;;
+    -[nNcwoeiDJtpACmdrGkLxFWZ]*)
+      if ((${#opt} > 2)); then val=${opt:2}; else val=${2-}; shift; fi
+      opt=${opt:0:2}
+      ;;
+    -*) val="" ;;
+    *) break ;;
+    esac
+    shift
+    case $opt in
+    -n | --ntasks) ntasks=$val ;;
+    -N | --nodes) nnodes=${val%%-*} ;;
+    --ntasks-per-node) per_node=$val ;;
+    -c | --cpus-per-task) cpus=$val ;;
+    -w | --nodelist) nodelist=$val ;;
+    -l | --label) label=1 ;;
+    -D | --chdir) chdir=$val ;;
+    -o | --output) output=$val ;;
+    -e | --error) error=$val ;;
+    -i | --input) input=$val ;;
+    --export) export_spec=$val ;;
+    *) ;; # accepted and ignored: the emulated nodes have no binding, memory or network to configure
+    esac
+  done
+  (($#)) || rt_die "srun: no command given"
+
+  local -a job_nodes=($SPAWN_RT_NODE_NAMES) job_tasks=($SPAWN_RT_TASKS_PER_NODE) nodes=()
+  if [[ -n $nodelist ]]; then
+    while IFS= read -r opt; do nodes+=("$opt"); done < <(rt_expand_hostlist "$nodelist")
+  else
+    nodes=("${job_nodes[@]}")
+  fi
+  if [[ -n $nnodes ]] && ((nnodes < ${#nodes[@]})); then
+    nodes=("${nodes[@]:0:nnodes}")
+  elif [[ -z $nnodes && -z $nodelist && -n $ntasks ]] && ((ntasks < ${#nodes[@]})); then
+    nodes=("${nodes[@]:0:ntasks}")
+  fi
+  local count=${#nodes[@]}
+  if [[ -z $ntasks ]]; then
+    if [[ -n $per_node ]]; then ntasks=$((per_node * count)); else ntasks=$count; fi
+  fi
+  # Block distribution (--ntasks-per-node caps each node); Slurm calls it cyclic when every node gets one task.
+  local -a counts=()
+  local i left=$ntasks
+  for ((i = 0; i < count; i++)); do
+    local c=$((ntasks / count + (i < ntasks % count ? 1 : 0)))
+    [[ -n $per_node ]] && ((c > per_node)) && c=$per_node
+    ((c > left)) && c=$left
+    counts+=("$c")
+    left=$((left - c))
+  done
+  ((left > 0)) && counts[count - 1]=$((counts[count - 1] + left))
+
+  local step=0
+  until mkdir "$dir/step-ids/$step" 2>/dev/null; do step=$((step + 1)); done
+  local step_nodelist step_tasks distribution=block
+  step_nodelist=$(rt_compress_hostlist "${nodes[@]}")
+  step_tasks=$(rt_compress_counts "${counts[@]}")
+  ((ntasks <= count)) && distribution=cyclic
+
+  export SLURM_STEP_ID=$step SLURM_STEPID=$step SLURM_STEP_NODELIST=$step_nodelist SLURM_STEP_NUM_NODES=$count
+  export SLURM_STEP_NUM_TASKS=$ntasks SLURM_STEP_TASKS_PER_NODE=$step_tasks SLURM_NTASKS=$ntasks SLURM_NPROCS=$ntasks
+  export SLURM_NNODES=$count SLURM_NODELIST=$step_nodelist SLURM_TASKS_PER_NODE=$step_tasks
+  export SLURM_DISTRIBUTION=$distribution SLURM_LAUNCH_NODE_IPADDR=127.0.0.1 SLURM_SRUN_COMM_HOST=127.0.0.1
+  export SLURM_UMASK=$(umask) SLURM_JOB_CPUS_PER_NODE_PACK_GROUP_0=${SLURM_JOB_CPUS_PER_NODE:-1}
+  [[ -n $cpus ]] && export SLURM_CPUS_PER_TASK=$cpus
+  [[ -n $chdir ]] && { cd -- "$chdir" || rt_die "srun: cannot change to directory '$chdir'"; }
+
+  local -a pids=()
+  local node_id procid=0 local_id gtids
+  for ((node_id = 0; node_id < count; node_id++)); do
+    gtids=""
+    for ((local_id = 0; local_id < counts[node_id]; local_id++)); do
+      gtids+="${gtids:+,}$((procid + local_id))"
+    done
+    for ((local_id = 0; local_id < counts[node_id]; local_id++)); do
+      set -m
+      (
+        export SLURM_PROCID=$procid SLURM_LOCALID=$local_id SLURM_NODEID=$node_id SLURM_GTIDS=$gtids
+        export SLURMD_NODENAME=${nodes[node_id]} SLURM_TOPOLOGY_ADDR=${nodes[node_id]} SLURM_TASK_PID=$BASHPID
+        [[ -n $input ]] && { exec <"$(rt_step_pattern "$input" $procid $node_id "${nodes[node_id]}" $step)" || exit 1; }
+        [[ -n $output ]] && { exec >"$(rt_step_pattern "$output" $procid $node_id "${nodes[node_id]}" $step)" || exit 1; }
+        [[ -n $error ]] && { exec 2>"$(rt_step_pattern "$error" $procid $node_id "${nodes[node_id]}" $step)" || exit 1; }
+        if [[ $export_spec == NONE ]]; then
+          local -a keep=()
+          while IFS= read -r -d '' kv; do
+            [[ $kv == SLURM_* || $kv == SLURMD_* || $kv == SPAWN_* || $kv == PATH=* ]] && keep+=("$kv")
+          done < <(env -0)
+          if ((label)); then
+            env -i "${keep[@]}" "$@" 2>&1 | while IFS= read -r line; do printf '%d: %s\n' "$SLURM_PROCID" "$line"; done
+            exit "${PIPESTATUS[0]}"
+          fi
+          exec env -i "${keep[@]}" "$@"
+        fi
+        if ((label)); then
+          "$@" 2>&1 | while IFS= read -r line; do printf '%d: %s\n' "$SLURM_PROCID" "$line"; done
+          exit "${PIPESTATUS[0]}"
+        fi
+        exec "$@"
+      ) &
+      pids+=($!)
+      set +m
+      : >"$dir/steps/$!"
+      procid=$((procid + 1))
+    done
+  done
+  local worst=0 pid rc
+  for pid in "${pids[@]}"; do
+    wait "$pid"
+    rc=$?
+    rm -f "$dir/steps/$pid"
+    ((rc > worst)) && worst=$rc
+  done
+  exit "$worst"
+}
+
+# ---------------------------------------------------------------------------------------------------- module
+
+# Prints shell code loading one module as the mapping config says; warnings go to stderr, never a failure.
+rt_module_load() {
+  local want=$1 name provider value line found=""
+  local file=${SPAWN_RUNTIME_DIR:-}/modules
+  if [[ -f $file ]]; then
+    while IFS=$'\t' read -r name provider value; do
+      if [[ $name == "$want" ]]; then found=1; break; fi
+    done <"$file"
+    if [[ -z $found ]]; then
+      # "python/3.11" falls back to a mapping of "python".
+      while IFS=$'\t' read -r name provider value; do
+        if [[ $name == "${want%%/*}" ]]; then found=1; break; fi
+      done <"$file"
+    fi
+  fi
+  if [[ -z $found || -z $provider ]]; then
+    printf "spawn: module: '%s' is not mapped (add it to the modules of the mapping config); continuing without it\n" \
+      "$want" >&2
+    return
+  fi
+  local q
+  q=$(printf '%q' "$value")
+  case $provider in
+  conda)
+    printf 'if command -v conda >/dev/null 2>&1; then eval "$(conda shell.bash hook 2>/dev/null)"; conda activate %s || echo %q >&2; else echo %q >&2; fi\n' \
+      "$q" "spawn: module load $want: conda activate $value failed" \
+      "spawn: module load $want: conda is not installed here; continuing without environment $value"
+    ;;
+  spack)
+    printf 'if command -v spack >/dev/null 2>&1; then spack load %s || echo %q >&2; else echo %q >&2; fi\n' \
+      "$value" "spawn: module load $want: spack load $value failed" \
+      "spawn: module load $want: spack is not installed here; continuing without $value"
+    ;;
+  shell) printf '%s\n' "$value" ;;
+  env) printf 'export %s\n' "$value" ;;
+  container) printf 'echo %q >&2\n' "spawn: module load $want: provided by the container $value" ;;
+  ignore) ;;
+  *) printf 'echo %q >&2\n' "spawn: module load $want: unknown provider '$provider'; continuing without it" ;;
+  esac
+  printf 'export LOADEDMODULES=%q\n' "${LOADEDMODULES:+$LOADEDMODULES:}$want"
+}
+
+rt_module() {
+  local sub=${1:-help}
+  (($#)) && shift
+  case $sub in
+  load | add | try-load | try-add)
+    local m
+    for m in "$@"; do [[ $m == -* ]] || rt_module_load "$m"; done
+    ;;
+  list)
+    printf 'echo %q >&2\n' "Currently Loaded Modules: ${LOADEDMODULES:-(none)}" ;;
+  avail | spider | show | display | whatis | help | keyword | search | is-loaded | is-avail)
+    printf 'echo %q >&2\n' "spawn: module $sub: modules come from the mapping config here" ;;
+  *) ;; # unload, purge, use, swap, ...: nothing to undo outside the cluster
+  esac
+}
+
+rt_ml() {
+  if (($# == 0)); then rt_module list; return; fi
+  case $1 in
+  load | add | try-load | list | avail | spider | show | unload | purge | use | unuse | swap | save | restore | whatis | help)
+    rt_module "$@" ;;
+  *)
+    local m
+    for m in "$@"; do [[ $m == -* ]] || rt_module_load "$m"; done
+    ;;
+  esac
+}
+
+case ${1:-} in
+run) rt_run "$2" ;;
+srun) shift; rt_srun "$@" ;;
+module) shift; rt_module "$@" ;;
+ml) shift; rt_ml "$@" ;;
+*) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS..." ;;
+esac
