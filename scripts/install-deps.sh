@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libexpected-dev
-  libsqlite3-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  libsqlite3-dev libcurl4-openssl-dev libpugixml-dev libssl-dev python3-botocore python3-boto3 libgtest-dev libgmock-dev
   clang clang-format libclang-rt-14-dev
   slurm-wlm munge openmpi-bin
 )

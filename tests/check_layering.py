@@ -13,8 +13,9 @@ ALLOWED = {
     "plan": {"core", "config", "slurm", "catalog", "util"},
     "runtime": {"core", "util"},
     "engine": {"core", "util"},
-    "providers": {"engine", "runtime", "core", "util"},
-    "cli": {"providers", "engine", "runtime", "plan", "catalog", "slurm", "config", "core", "util"},
+    "aws": {"core", "util"},
+    "providers": {"aws", "engine", "runtime", "core", "util"},
+    "cli": {"providers", "aws", "engine", "runtime", "plan", "catalog", "slurm", "config", "core", "util"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 
