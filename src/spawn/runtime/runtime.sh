@@ -207,6 +207,7 @@ rt_run() {
   done
   # Slurm ends every process of the job when the batch script ends.
   rt_signal_job KILL
+  rm -f "$rt_dir"/steps/*
   [[ -n $timer ]] && kill -KILL -- "-$timer" 2>/dev/null
   [[ -n ${rt_killer:-} ]] && kill -KILL -- "-$rt_killer" 2>/dev/null
   exec 3>&- 4>&-

@@ -73,9 +73,9 @@ public:
     std::uint64_t nodes = std::max<std::uint32_t>(plan.nodes, 1);
     std::uint64_t want = plan.node.whole_node_memory ? 0 : plan.node.memory_mib * nodes;
     if (want > 0 && have > 0 && want > have) {
-      std::string request = std::to_string(plan.node.memory_mib) + " MB per node";
-      if (nodes > 1) request += " x " + std::to_string(nodes) + " nodes = " + std::to_string(want) + " MB";
-      return Unexpected("job " + util::quote(plan.job_name) + " asks for " + request + " of memory, but this machine (" +
+      std::string request = std::to_string(plan.node.memory_mib) + " MB of memory per node";
+      if (nodes > 1) request += " x " + std::to_string(nodes) + " emulated nodes = " + std::to_string(want) + " MB";
+      return Unexpected("job " + util::quote(plan.job_name) + " asks for " + request + ", but this machine (" +
                         short_hostname() + ") has " + std::to_string(have) +
                         " MB; lower --mem/--mem-per-cpu or use another provider (--provider aws)");
     }
