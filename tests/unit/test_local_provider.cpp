@@ -375,3 +375,22 @@ TEST_F(LocalProviderTest, LaunchLatencyOfATrivialTask) {
   std::printf("launch() %.1f ms, launch to exit marker %.1f ms\n", launch_ms, total_ms);
   EXPECT_LT(total_ms, 2000);
 }
+
+TEST_F(LocalProviderTest, CancelRightAfterLaunchIsNeverLost) {
+  plan.script_text = "#!/bin/bash\necho started\nsleep 300\n";
+  auto r = request();
+  auto handle = launch(r);
+  provider->cancel(r, handle);
+  auto status = wait_final(*provider, r, handle, 5);
+  EXPECT_EQ(status.state, TaskState::cancelled) << status.reason;
+}
+
+TEST_F(LocalProviderTest, CheckRefusesGpusTheMachineDoesNotHave) {
+  plan.job_name = "gpu";
+  plan.node.gpus = machine_gpus() + 1;
+  auto refused = provider->check(plan);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), "job \"gpu\" asks for " + std::to_string(plan.node.gpus) + " GPU(s) per node, but this machine (" +
+                                 short_hostname() + ") has " + std::to_string(machine_gpus()) +
+                                 "; use a provider with GPUs (--provider aws) or drop the GPU request to try the script here");
+}

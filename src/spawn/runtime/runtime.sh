@@ -89,8 +89,10 @@ rt_on_cancel() {
   [[ -n $rt_ending ]] && return
   rt_ending=cancelled
   : >"$rt_dir/cancel"
-  [[ -n ${rt_batch:-} ]] && rt_stepd_message ""
   echo "$(date +%FT%T) cancelled"
+  # Before the batch script exists there is nothing to stop; rt_run checks rt_ending right after starting it.
+  [[ -z ${rt_batch:-} ]] && return
+  rt_stepd_message ""
   rt_terminate
 }
 
@@ -172,7 +174,10 @@ rt_run() {
   set +m
   exec 5<&-
   echo "$rt_batch" >"$rt_dir/batch.pid"
-  [[ -e $rt_dir/cancel ]] && rt_on_cancel
+  if [[ $rt_ending == cancelled || -e $rt_dir/cancel ]]; then
+    rt_ending=""
+    rt_on_cancel
+  fi
 
   # The time limit counts from the task's start: the --signal signal its seconds before, SIGTERM at the limit.
   local timer=""

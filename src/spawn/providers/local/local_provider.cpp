@@ -79,6 +79,12 @@ public:
                         short_hostname() + ") has " + std::to_string(have) +
                         " MB; lower --mem/--mem-per-cpu or use another provider (--provider aws)");
     }
+    std::uint32_t gpus = machine_gpus();
+    if (plan.node.gpus > gpus) {
+      return Unexpected("job " + util::quote(plan.job_name) + " asks for " + std::to_string(plan.node.gpus) +
+                        " GPU(s) per node, but this machine (" + short_hostname() + ") has " + std::to_string(gpus) +
+                        "; use a provider with GPUs (--provider aws) or drop the GPU request to try the script here");
+    }
     return {};
   }
 
@@ -203,6 +209,16 @@ std::uint32_t machine_cpus() {
   if (::sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(CPU_COUNT(&set), 1);
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<std::uint32_t>(n) : 1;
+}
+
+std::uint32_t machine_gpus() {
+  std::uint32_t count = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/dev", ec)) {
+    auto name = entry.path().filename().string();
+    if (name.size() > 6 && name.rfind("nvidia", 0) == 0 && util::parse_uint(name.substr(6))) ++count;
+  }
+  return count;
 }
 
 std::uint64_t machine_memory_mb() {

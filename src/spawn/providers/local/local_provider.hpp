@@ -19,6 +19,8 @@ struct LocalOptions {
 
 // This machine's CPUs available to this process, at least 1.
 std::uint32_t machine_cpus();
+// NVIDIA GPUs of this machine (/dev/nvidiaN devices).
+std::uint32_t machine_gpus();
 // This machine's memory in MB (MemTotal), 0 if unknown.
 std::uint64_t machine_memory_mb();
 // This machine's short host name (what Slurm calls the node).
