@@ -181,13 +181,7 @@ private:
     if (plan.array) id.array_index = request.task.index;
     id.task_job_id = request.task_job_id ? request.task_job_id : request.task.job_id;
     id.restart_count = request.restart_count;
-    std::uint32_t nodes = std::max<std::uint32_t>(plan.nodes, 1);
-    // One node is this machine under its own name, as a one-node Slurm cluster shows it; more are emulated.
-    if (nodes == 1) {
-      id.node_names = {short_hostname()};
-    } else {
-      for (std::uint32_t i = 0; i < nodes; ++i) id.node_names.push_back(m_options.node_prefix + std::to_string(i));
-    }
+    id.node_names = node_names(plan.nodes, m_options);
     if (plan.node.exclusive) id.cpus_on_node = m_options.cpus.value_or(machine_cpus());
     id.submit_host = short_hostname();
     id.uid = ::getuid();
@@ -237,6 +231,14 @@ std::string short_hostname() {
   if (::gethostname(buf, sizeof(buf) - 1) != 0 || !buf[0]) return "localhost";
   std::string name(buf);
   return name.substr(0, name.find('.'));
+}
+
+std::vector<std::string> node_names(std::uint32_t nodes, const LocalOptions& options) {
+  // One node is this machine under its own name, as a one-node Slurm cluster shows it; more are emulated.
+  if (nodes <= 1) return {short_hostname()};
+  std::vector<std::string> names;
+  for (std::uint32_t i = 0; i < nodes; ++i) names.push_back(options.node_prefix + std::to_string(i));
+  return names;
 }
 
 std::unique_ptr<engine::Provider> make_local_provider(const LocalOptions& options) {

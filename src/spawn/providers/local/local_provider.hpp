@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/provider.hpp"
 
@@ -25,6 +26,9 @@ std::uint32_t machine_gpus();
 std::uint64_t machine_memory_mb();
 // This machine's short host name (what Slurm calls the node).
 std::string short_hostname();
+
+// The node names a task of `nodes` nodes gets here: {short_hostname()} for one node, else prefix0..prefix(N-1).
+std::vector<std::string> node_names(std::uint32_t nodes, const LocalOptions& options = {});
 
 // A local provider with options.
 std::unique_ptr<engine::Provider> make_local_provider(const LocalOptions& options = {});
