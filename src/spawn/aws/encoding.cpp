@@ -169,6 +169,7 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
   } else {
     return std::nullopt;
   }
+  if (tm.tm_year > 2200) tm.tm_year = 2200;  // beyond what system_clock's nanoseconds can hold
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   std::time_t t = timegm(&tm);

@@ -1,0 +1,21 @@
+"""The instance types the local endpoint knows (a small, realistic subset; on-demand USD/hour in us-east-1)."""
+TYPES = {
+    "t3.micro": {"vcpus": 2, "mib": 1024, "arch": "x86_64", "od": 0.0104},
+    "t3.large": {"vcpus": 2, "mib": 8192, "arch": "x86_64", "od": 0.0832},
+    "c5.large": {"vcpus": 2, "mib": 4096, "arch": "x86_64", "od": 0.085},
+    "c5.xlarge": {"vcpus": 4, "mib": 8192, "arch": "x86_64", "od": 0.17},
+    "c5.2xlarge": {"vcpus": 8, "mib": 16384, "arch": "x86_64", "od": 0.34},
+    "c6i.large": {"vcpus": 2, "mib": 4096, "arch": "x86_64", "od": 0.085},
+    "m5.large": {"vcpus": 2, "mib": 8192, "arch": "x86_64", "od": 0.096},
+    "m5.xlarge": {"vcpus": 4, "mib": 16384, "arch": "x86_64", "od": 0.192},
+    "r5.large": {"vcpus": 2, "mib": 16384, "arch": "x86_64", "od": 0.126},
+    "c6g.large": {"vcpus": 2, "mib": 4096, "arch": "arm64", "od": 0.068},
+    "c5n.18xlarge": {"vcpus": 72, "mib": 196608, "arch": "x86_64", "od": 3.888, "efa": True, "net": "100 Gigabit"},
+    "hpc7g.16xlarge": {"vcpus": 64, "mib": 131072, "arch": "arm64", "od": 1.6832, "efa": True, "net": "200 Gigabit"},
+    "g4dn.xlarge": {"vcpus": 4, "mib": 16384, "arch": "x86_64", "od": 0.526, "gpus": 1, "gpu_name": "T4", "gpu_mib": 15360},
+    "g5.xlarge": {"vcpus": 4, "mib": 16384, "arch": "x86_64", "od": 1.006, "gpus": 1, "gpu_name": "A10G", "gpu_mib": 22888},
+    "p3.2xlarge": {"vcpus": 8, "mib": 62464, "arch": "x86_64", "od": 3.06, "gpus": 1, "gpu_name": "V100", "gpu_mib": 16384},
+    "p4d.24xlarge": {"vcpus": 96, "mib": 1179648, "arch": "x86_64", "od": 32.7726, "gpus": 8, "gpu_name": "A100",
+                     "gpu_mib": 40960, "efa": True, "net": "4x 100 Gigabit"},
+    "m4.large": {"vcpus": 2, "mib": 8192, "arch": "x86_64", "od": 0.1, "current": False},
+}
