@@ -14,6 +14,7 @@
 #include "engine/dependency.hpp"
 #include "engine/engine.hpp"
 #include "providers/registry.hpp"
+#include "runtime/output_pattern.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -176,44 +177,18 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-// Expands an output pattern as sbatch does (%A %a %j %J %x %u %N %n %t %s %%, with %3a-style padding).
-std::string expand_pattern(const std::string& pattern, const engine::JobRecord& job, const engine::TaskRecord& task) {
-  std::string out;
+// The task's identity for runtime's path patterns (the node name: this machine's short host name).
+runtime::PatternContext pattern_context(const engine::JobRecord& job, const engine::TaskRecord& task) {
   char host[256] = "localhost";
   ::gethostname(host, sizeof host);
-  std::string short_host = std::string(host).substr(0, std::string(host).find('.'));
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != '%' || i + 1 >= pattern.size()) {
-      out += pattern[i];
-      continue;
-    }
-    std::size_t k = i + 1;
-    int pad = 0;
-    while (k < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[k]))) pad = pad * 10 + (pattern[k++] - '0');
-    if (k >= pattern.size()) {
-      out += pattern.substr(i);
-      break;
-    }
-    auto number = [&](std::uint64_t v) {
-      auto s = std::to_string(v);
-      return s.size() < static_cast<std::size_t>(pad) ? std::string(static_cast<std::size_t>(pad) - s.size(), '0') + s : s;
-    };
-    switch (pattern[k]) {
-    case '%': out += '%'; break;
-    case 'A': out += number(job.is_array ? job.id : task.task_job_id); break;
-    case 'a': out += job.is_array ? number(task.ref.index) : std::string("4294967294"); break;
-    case 'j': out += number(task.task_job_id); break;
-    case 'J': out += number(task.task_job_id); break;
-    case 'x': out += job.name; break;
-    case 'u': out += job.user; break;
-    case 'N': out += short_host; break;
-    case 'n': case 't': out += number(0); break;
-    case 's': out += "batch"; break;
-    default: out += pattern.substr(i, k - i + 1); break;
-    }
-    i = k;
-  }
-  return out;
+  runtime::PatternContext c;
+  c.job_id = task.task_job_id;
+  c.array_job_id = job.id;
+  if (job.is_array) c.array_task_id = task.ref.index;
+  c.job_name = job.name;
+  c.user = job.user;
+  c.node_name = std::string(host).substr(0, std::string(host).find('.'));
+  return c;
 }
 
 } // namespace
@@ -297,10 +272,8 @@ int cmd_logs(const std::vector<std::string>& args) {
   auto it = std::find_if(tasks.begin(), tasks.end(), [&](const auto& t) { return !ref.index || t.ref.index == *ref.index; });
   if (it == tasks.end()) throw Error("logs: job " + std::to_string(job.id) + " has no task " + std::to_string(*ref.index));
   auto plan = load_plan(job);
-  std::string pattern = plan.output.value_or(job.is_array ? "slurm-%A_%a.out" : "slurm-%j.out");
-  if (w.flags.count("--stderr") && plan.error) pattern = *plan.error;
-  std::filesystem::path path = expand_pattern(pattern, job, *it);
-  if (path.is_relative()) path = std::filesystem::path(plan.work_dir) / path;
+  auto paths = runtime::stdio_paths(plan, pattern_context(job, *it));
+  std::filesystem::path path = w.flags.count("--stderr") && paths.error ? *paths.error : paths.output;
   const auto id = format_task_id(it->ref, job.is_array);
   const bool follow = w.flags.count("--follow") || w.flags.count("-f");
   std::uintmax_t offset = 0;

@@ -2,6 +2,7 @@
 // show it (--dry-run), ask before spending on a paid provider, record it as a job and drive it.
 #include <algorithm>
 #include <iostream>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "catalog/catalog.hpp"
@@ -16,6 +17,7 @@
 #include "plan/plan.hpp"
 #include "plan/selection.hpp"
 #include "providers/registry.hpp"
+#include "runtime/environment.hpp"
 #include "slurm/grammar.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
@@ -54,7 +56,22 @@ void print_plan_summary(std::ostream& out, const Plan& plan, const std::optional
   if (cost) row("Estimated cost:", *cost);
   for (const auto& u : plan.unsupported)
     row("Not honoured:", u.origin + ": " + u.option + (u.value ? "=" + *u.value : "") + ": " + u.instead);
-  out << "Environment of the first task: set by the on-node runtime when it starts (SLURM_* as sbatch 22.05 sets them)\n";
+  // The first task's environment as the runtime will build it (job ids are 0 until the job is recorded).
+  runtime::TaskIdentity identity;
+  identity.array_index = plan.array ? std::optional(plan.array->min) : std::nullopt;
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host);
+  std::string short_host = std::string(host).substr(0, std::string(host).find('.'));
+  for (std::uint32_t n = 0; n < plan.nodes; ++n)
+    identity.node_names.push_back(plan.nodes == 1 ? short_host : short_host + "-" + std::to_string(n));
+  identity.submit_host = short_host;
+  identity.uid = ::getuid();
+  identity.gid = ::getgid();
+  if (auto* pw = ::getpwuid(::getuid())) identity.user = pw->pw_name;
+  out << "Environment of the first task (SLURM_* and SPAWN_*; job ids are assigned at submission):\n";
+  for (const auto& [key, value] : runtime::task_environment(plan, identity, runtime::current_environment()))
+    if (util::istarts_with(key, "SLURM_") || util::istarts_with(key, "SPAWN_") || key == "ENVIRONMENT")
+      out << "  " << key << "=" << value << "\n";
 }
 
 // Instance types and an estimate for a paid provider; the text, or nullopt when the runtime is unknown.

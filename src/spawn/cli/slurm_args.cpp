@@ -80,9 +80,12 @@ SlurmArgs parse_slurm_args(std::string_view command, const std::vector<std::stri
     // An sbatch option: let getopt say whether it takes the next word as its value.
     std::vector<slurm::ArgToken> probe{{word, 0}};
     if (i + 1 < args.size()) probe.push_back({args[i + 1], 0});
-    auto consumed = slurm::getopt_long(probe).stopped_at;
+    // The next word is this option's value only when getopt took it as such (not when it is an option itself).
+    auto result = slurm::getopt_long(probe);
+    bool takes_next = result.stopped_at >= 2 && result.options.size() == 1 && result.options[0].value &&
+                      *result.options[0].value == probe[1].text;
     before.push_back(word);
-    if (consumed >= 2) before.push_back(args[++i]);
+    if (takes_next) before.push_back(args[++i]);
   }
   if (!script) throw Error(std::string(command) + ": no batch script given (usage: spawn " +
                            std::string(command) + " [SBATCH OPTIONS] SCRIPT ...)");
