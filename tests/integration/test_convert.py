@@ -83,6 +83,7 @@ def main() -> int:
 
         # The body travels verbatim, for every corpus script spawn accepts.
         checked = 0
+        round_trips = 0
         for script in sorted(CORPUS.glob("*.sbatch")):
             if script.name.startswith("reject_") or Path(str(script) + ".case.json").exists():
                 continue
@@ -107,8 +108,16 @@ def main() -> int:
                         back = json.loads(p.stdout)
                         check(back.get("script", "").encode() == raw, f"{script.name}: YAML body differs from the script")
                         check(back == doc, f"{script.name}: the YAML file reads back to a different plan than the JSON")
+                        # Round trip: convert + launch plans exactly what submit plans from the script.
+                        p = run(spawn, work, "slurm", "submit", script.name, "--dry-run", "--json")
+                        check(p.returncode == 0, f"{script.name}: submit --dry-run failed: {p.stderr.decode().strip()}")
+                        if p.returncode == 0:
+                            check(json.loads(p.stdout) == back,
+                                  f"{script.name}: submit --dry-run plans differently from convert + launch --dry-run")
+                            round_trips += 1
             checked += 1
-        print(f"corpus bodies checked: {checked}")
+        print(f"corpus bodies checked: {checked}, convert+launch == submit round trips: {round_trips}")
+        check(not has_launch or round_trips == checked, "every corpus script must round-trip")
     print(f"summary: {len(goldens)} goldens, {len(failures)} failures")
     return 1 if failures else 0
 

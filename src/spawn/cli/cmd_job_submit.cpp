@@ -8,6 +8,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/estimate.hpp"
 #include "cli/commands.hpp"
+#include "cli/plan_builder.hpp"
 #include "cli/job_driver.hpp"
 #include "cli/job_view.hpp"
 #include "cli/slurm_args.hpp"
@@ -142,40 +143,22 @@ int run_plan(Plan plan, const RunOptions& o, const std::optional<std::string>& c
   return supervise(id, ::isatty(STDERR_FILENO) ? ProgressStyle::bar : ProgressStyle::lines);
 }
 
-config::Config load_config_for(const std::optional<std::string>& path, const std::optional<std::string>& profile) {
-  config::ConfigSources sources;
-  if (path) sources.explicit_path = *path;
-  sources.env = config::process_environment();
-  sources.profile = profile;
-  return config::load_config(sources);
-}
-
 } // namespace
 
 int cmd_slurm_submit(const std::vector<std::string>& args) {
-  auto parsed = parse_slurm_args("slurm submit", args,
-                                 {{"--config", "", true},
-                                  {"--config-profile", "", true},
-                                  {"--provider", "", true},
-                                  {"--dependency", "", true},
-                                  {"--region", "", true},
-                                  {"--max-concurrent", "", true},
-                                  {"--detach", "", false},
-                                  {"--dry-run", "", false},
-                                  {"--yes", "", false},
-                                  {"--json", "", false}});
-  auto config = load_config_for(parsed.value("--config"), parsed.value("--config-profile"));
-  std::vector<std::string> errors;
-  for (const char* key : {"provider", "region", "max_concurrent"}) {
-    std::string option = "--" + util::replace_all(key, "_", "-");
-    if (auto v = parsed.value(option))
-      if (auto r = config.set_from_command_line(key, *v); !r) errors.push_back(r.error());
-  }
-  if (!errors.empty()) throw Error(std::move(errors));
+  // The same plan estimate and convert build (cli/plan_builder), so convert + launch runs exactly this.
+  auto options = plan_options();
+  for (SpawnOption o : {SpawnOption{"--dependency", "", true}, SpawnOption{"--detach", "", false},
+                        SpawnOption{"--dry-run", "", false}, SpawnOption{"--yes", "", false},
+                        SpawnOption{"--json", "", false}})
+    options.push_back(o);
+  auto parsed = parse_slurm_args("slurm submit", args, options);
   // --dependency after the script means what it means before it (sbatch's command line beats the script).
   if (auto dep = parsed.value("--dependency")) parsed.request.command_line.push_back("--dependency=" + *dep);
-  auto job = slurm::read_job(parsed.request);
-  auto p = plan::make_plan(job, config, {});
+  auto built = build_plan(parsed, false);
+  auto& p = built.plan;
+  if (p.run.provider != ProviderKind::local && built.selection_error)
+    throw Error(p.run.script_path + ": " + *built.selection_error);
   std::optional<std::string> cost;
   if (p.run.provider != ProviderKind::local) cost = paid_estimate(p);
   RunOptions o{parsed.has("--dry-run"), parsed.has("--detach"), parsed.has("--json"), parsed.has("--yes")};
