@@ -229,8 +229,20 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
     std::getline(std::cin, answer);
     auto a = util::to_lower(util::trim(answer));
     if (a == "y" || a == "yes") {
-      std::cout << "spawn cannot submit jobs yet (spawn slurm submit is not built); nothing was started.\n";
-      return 1;
+      // Submit exactly as `spawn slurm submit` would, with the same arguments less the estimate-only ones;
+      // the answer just given is the confirmation.
+      std::vector<std::string> submit_args;
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& w = args[i];
+        if (w == "--runtime" || w == "--queue-time") {
+          ++i;
+          continue;
+        }
+        if (w.rfind("--runtime=", 0) == 0 || w.rfind("--queue-time=", 0) == 0) continue;
+        submit_args.push_back(w);
+      }
+      submit_args.push_back("--yes");
+      return cmd_slurm_submit(submit_args);
     }
   }
   return 0;
