@@ -164,7 +164,7 @@ TEST_F(LocalProviderTest, MissingWorkDirRunsInTmpLikeSlurm) {
   plan.output = (m_root / "work" / "out.txt").string();
   auto status = run("#!/bin/bash\npwd\n");
   EXPECT_EQ(status.state, TaskState::completed);
-  EXPECT_EQ(work_file("out.txt"), "slurmstepd: error: couldn't chdir to `" + plan.work_dir +
+  EXPECT_EQ(work_file("out.txt"), "slurmstepd-" + short_hostname() + ": error: couldn't chdir to `" + plan.work_dir +
                                       "': No such file or directory: going to /tmp instead\n/tmp\n");
 }
 
@@ -188,7 +188,7 @@ TEST_F(LocalProviderTest, TimeLimitSendsTheSignalToTheBatchShellThenTermThenKill
   EXPECT_EQ(status.reason, "time limit of 3 s reached (killed by signal 9)");
   auto out = work_file("slurm-41.out");
   EXPECT_NE(out.find("got USR1 at 1\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("slurmstepd: error: *** JOB 41 ON "), std::string::npos) << out;
+  EXPECT_NE(out.find("slurmstepd-" + short_hostname() + ": error: *** JOB 41 ON "), std::string::npos) << out;
   EXPECT_NE(out.find(" DUE TO TIME LIMIT ***\n"), std::string::npos) << out;
   EXPECT_NE(out.find("got TERM\n"), std::string::npos) << out;
   EXPECT_GE(elapsed, 3.9);
@@ -198,12 +198,16 @@ TEST_F(LocalProviderTest, TimeLimitSendsTheSignalToTheBatchShellThenTermThenKill
 TEST_F(LocalProviderTest, SignalWithoutBatchFlagReachesOnlyTheSteps) {
   plan.time_limit_seconds = 2;
   plan.signal = SignalSpec{10, "USR1", 1, false, false};
-  auto status = run("#!/bin/bash\ntrap 'echo batch got USR1' USR1\n"
+  auto status = run("#!/bin/bash\ntrap 'echo batch got USR1' USR1\ntrap 'echo batch got TERM' TERM\n"
                     "srun bash -c 'trap \"echo step got USR1\" USR1; while :; do sleep 0.1; done'\n");
   EXPECT_EQ(status.state, TaskState::timeout);
   auto out = work_file("slurm-41.out");
   EXPECT_NE(out.find("step got USR1\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("batch got USR1"), std::string::npos) << out;
+  EXPECT_NE(out.find("srun: Job step aborted: Waiting up to 3 seconds for job step to finish.\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("batch got TERM\n"), std::string::npos) << out;
+  // The script's own status (srun's 143), not the runtime's interrupted wait (128 + SIGALRM).
+  EXPECT_EQ(status.exit_code, 143);
 }
 
 TEST_F(LocalProviderTest, CancelEndsEveryProcessAndRecordsCancelled) {
@@ -219,7 +223,9 @@ TEST_F(LocalProviderTest, CancelEndsEveryProcessAndRecordsCancelled) {
   ASSERT_TRUE(batch);
   int pgid = std::stoi(*batch);
   EXPECT_TRUE(group_ends(pgid)) << "processes of the batch script survived the cancel";
-  EXPECT_NE(work_file("slurm-41.out").find("slurmstepd: error: *** JOB 41 ON "), std::string::npos);
+  auto out = work_file("slurm-41.out");
+  EXPECT_NE(out.find("slurmstepd-" + short_hostname() + ": error: *** STEP 41.0 ON "), std::string::npos) << out;
+  EXPECT_NE(out.find("slurmstepd-" + short_hostname() + ": error: *** JOB 41 ON "), std::string::npos) << out;
   EXPECT_TRUE(fs::is_empty(r.state_dir / "steps"));
 }
 
@@ -276,7 +282,8 @@ TEST_F(LocalProviderTest, SrunStartsEveryTaskWithItsIds) {
                     "srun -n 2 bash -c 'exit $((SLURM_PROCID + 5))'; echo rc=$?\n");
   EXPECT_EQ(status.state, TaskState::completed) << status.reason;
   EXPECT_EQ(work_file("slurm-41.out"), "0 0 0 0 4 0,1,2,3\n1 1 0 0 4 0,1,2,3\n2 2 0 0 4 0,1,2,3\n3 3 0 0 4 0,1,2,3\n"
-                                       "step 1\nrc=6\n");
+                                       "step 1\nsrun: error: " + short_hostname() + ": task 0: Exited with exit code 5\n" +
+                                       "srun: error: " + short_hostname() + ": task 1: Exited with exit code 6\nrc=6\n");
 }
 
 TEST_F(LocalProviderTest, TwoNodeJobHasANodeListHostfileAndSrunAcrossNodes) {
@@ -321,10 +328,12 @@ TEST_F(LocalProviderTest, ModuleShimAppliesMappingsAndWarnsForOthers) {
 TEST_F(LocalProviderTest, ExportNoneKeepsSlurmVariablesAndTheShims) {
   plan.export_env = ExportSpec{false, {{"KEEP", "yes"}}, "NONE,KEEP=yes"};
   ::setenv("SPAWN_TEST_DROPPED", "1", 1);
-  auto status = run("#!/bin/bash\necho \"${SPAWN_TEST_DROPPED:-unset} $KEEP $SLURM_JOB_ID\"\nsrun true && echo srun-ok\n");
+  // As under slurmd, --export starts from the user's login environment (so HOME is set) plus the listed variables.
+  auto status = run("#!/bin/bash\necho \"${SPAWN_TEST_DROPPED:-unset} $KEEP $SLURM_JOB_ID ${HOME:+home} $SLURM_GET_USER_ENV\"\n"
+                    "srun true && echo srun-ok\n");
   ::unsetenv("SPAWN_TEST_DROPPED");
   EXPECT_EQ(status.state, TaskState::completed) << status.reason;
-  EXPECT_EQ(work_file("slurm-41.out"), "unset yes 41\nsrun-ok\n");
+  EXPECT_EQ(work_file("slurm-41.out"), "unset yes 41 home 1\nsrun-ok\n");
 }
 
 TEST_F(LocalProviderTest, CapacityIsCpusPerTask) {

@@ -158,6 +158,7 @@ TEST(RuntimeEnvironment, ExportAllCopiesTheCallerButNeverItsSlurmVariables) {
   EXPECT_EQ(env["SLURM_JOB_ID"], "4844");
   EXPECT_EQ(env["SPAWN_JOB_ID"], "4844");
   EXPECT_FALSE(env.count("SLURM_EXPORT_ENV"));
+  EXPECT_FALSE(env.count("SLURM_GET_USER_ENV"));
 }
 
 TEST(RuntimeEnvironment, ExportNoneAndLists) {
@@ -168,6 +169,7 @@ TEST(RuntimeEnvironment, ExportNoneAndLists) {
   EXPECT_FALSE(none.count("HOME"));
   EXPECT_FALSE(none.count("FOO"));
   EXPECT_EQ(none["SLURM_EXPORT_ENV"], "NONE");
+  EXPECT_EQ(none["SLURM_GET_USER_ENV"], "1");
   EXPECT_EQ(none["SLURM_JOB_ID"], "4844");
 
   plan.export_env = ExportSpec{false, {{"FOO", std::nullopt}, {"NEW", "1"}, {"MISSING", std::nullopt}}, "FOO,NEW=1,MISSING"};

@@ -53,7 +53,11 @@ Environment task_environment(const Plan& plan, const TaskIdentity& id, const Env
     }
   }
   for (const auto& [name, value] : plan.environment) env[name] = value;
-  if (plan.export_env) env["SLURM_EXPORT_ENV"] = plan.export_env->spec;
+  if (plan.export_env) {
+    env["SLURM_EXPORT_ENV"] = plan.export_env->spec;
+    // sbatch asks slurmd to load the user's login environment whenever --export is given (runtime.sh does it).
+    env["SLURM_GET_USER_ENV"] = "1";
+  }
 
   std::vector<std::string> nodes = id.node_names;
   if (nodes.empty()) nodes.push_back("localhost");

@@ -44,10 +44,20 @@ rt_signal_steps() {
   done
 }
 
-# slurmstepd's message on the job's stderr when it ends a job.
+# slurmstepd's messages on the job's stderr when it ends a job: one per running step, then the job's.
 rt_stepd_message() {
-  printf 'slurmstepd: error: *** JOB %s ON %s CANCELLED AT %s%s ***\n' "$SPAWN_RT_JOB_LABEL" "$SPAWN_RT_NODE" \
-    "$(date +%Y-%m-%dT%H:%M:%S)" "$1" >&4 2>/dev/null
+  local now f step seen=" "
+  now=$(date +%Y-%m-%dT%H:%M:%S)
+  for f in "$rt_dir"/steps/*; do
+    [[ -s $f ]] || continue
+    step=$(<"$f")
+    [[ $seen == *" $step "* ]] && continue
+    seen+="$step "
+    printf 'slurmstepd-%s: error: *** STEP %s.%s ON %s CANCELLED AT %s%s ***\n' "$SPAWN_RT_NODE" \
+      "$SPAWN_RT_JOB_LABEL" "$step" "$SPAWN_RT_NODE" "$now" "$1" >&4 2>/dev/null
+  done
+  printf 'slurmstepd-%s: error: *** JOB %s ON %s CANCELLED AT %s%s ***\n' "$SPAWN_RT_NODE" "$SPAWN_RT_JOB_LABEL" \
+    "$SPAWN_RT_NODE" "$now" "$1" >&4 2>/dev/null
 }
 
 # Ends the job as Slurm does: SIGCONT and SIGTERM to every process, SIGKILL after the kill wait.
@@ -125,15 +135,24 @@ rt_run() {
   [[ -e $rt_dir/cancel ]] && rt_finish CANCELLED 0 0 "cancelled before it started"
 
   local -a envs=() args=()
-  local kv has_path=0
+  local kv path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  if [[ ${SPAWN_RT_LOGIN_ENV:-0} == 1 ]]; then
+    # With --export, slurmd starts from the user's login environment (what `su - USER` gives); the job's own
+    # variables override it. env -i keeps the last of duplicate names.
+    local user home shell
+    user=$(id -un)
+    IFS=: read -r _ _ _ _ _ home shell < <(getent passwd "$user" 2>/dev/null)
+    while IFS= read -r -d '' kv; do
+      [[ $kv == PATH=* ]] && path=${kv#PATH=}
+      envs+=("$kv")
+    done < <(cd "${home:-/}" 2>/dev/null; env -i HOME="${home:-/}" USER="$user" LOGNAME="$user" \
+      SHELL="${shell:-/bin/bash}" PATH="$path" timeout 20 bash -l -c 'env -0' 2>/dev/null </dev/null)
+  fi
   while IFS= read -r -d '' kv; do
-    if [[ $kv == PATH=* ]]; then
-      kv="PATH=$rt_dir/bin:${kv#PATH=}"
-      has_path=1
-    fi
+    [[ $kv == PATH=* ]] && path=${kv#PATH=}
     envs+=("$kv")
   done <"$rt_dir/job.env"
-  ((has_path)) || envs+=("PATH=$rt_dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+  envs+=("PATH=$rt_dir/bin:$path")
   # `module` and `ml` as exported bash functions, as Lmod and Environment Modules provide them on a cluster.
   local self
   self=$(printf '%q' "$rt_dir/runtime.sh")
@@ -164,8 +183,8 @@ rt_run() {
   (
     trap - TERM INT HUP USR1 USR2 ALRM
     if ! cd -- "$SPAWN_RT_WORK_DIR" 2>/dev/null; then
-      printf "slurmstepd: error: couldn't chdir to \`%s': No such file or directory: going to /tmp instead\n" \
-        "$SPAWN_RT_WORK_DIR" >&4
+      printf "slurmstepd-%s: error: couldn't chdir to \`%s': No such file or directory: going to /tmp instead\n" \
+        "$SPAWN_RT_NODE" "$SPAWN_RT_WORK_DIR" >&4
       cd /tmp || exit 1
     fi
     exec env -i "${envs[@]}" "SLURM_TASK_PID=$BASHPID" "$rt_dir/slurm_script" "${args[@]}" <&5 >&3 2>&4 3>&- 4>&- 5>&-
@@ -204,13 +223,28 @@ rt_run() {
   fi
 
   # Wait for the batch script; a trapped signal interrupts `wait`, so wait again until it has really ended.
-  local rc=0
+  local rc=0 again
   while :; do
     wait "$rt_batch"
     rc=$?
-    kill -0 "$rt_batch" 2>/dev/null || break
+    kill -0 "$rt_batch" 2>/dev/null && continue
+    # If that wait was cut short by a trap (rc 128+N), bash still holds the script's status: ask once more
+    # (127 means the status was the one just returned).
+    wait "$rt_batch" 2>/dev/null
+    again=$?
+    ((again != 127)) && rc=$again
+    break
   done
-  # Slurm ends every process of the job when the batch script ends.
+  # Ending at a limit or a cancel, steps already have their SIGTERM: let them finish (and srun report them) within
+  # the kill wait. Then, as Slurm does when the batch script ends, every process left is killed.
+  if [[ -n $rt_ending ]]; then
+    local tenths=0
+    while compgen -G "$rt_dir/steps/*" >/dev/null && ((tenths < SPAWN_RT_KILL_WAIT * 10)); do
+      sleep 0.1
+      tenths=$((tenths + 1))
+    done
+    sleep 0.1
+  fi
   rt_signal_job KILL
   rm -f "$rt_dir"/steps/*
   [[ -n $timer ]] && kill -KILL -- "-$timer" 2>/dev/null
@@ -429,7 +463,7 @@ rt_srun() {
   [[ -n $cpus ]] && export SLURM_CPUS_PER_TASK=$cpus
   [[ -n $chdir ]] && { cd -- "$chdir" || rt_die "srun: cannot change to directory '$chdir'"; }
 
-  local -a pids=()
+  local -a pids=() task_nodes=()
   local node_id procid=0 local_id gtids
   for ((node_id = 0; node_id < count; node_id++)); do
     gtids=""
@@ -462,19 +496,76 @@ rt_srun() {
         exec "$@"
       ) &
       pids+=($!)
+      task_nodes+=("${nodes[node_id]}")
       set +m
-      : >"$dir/steps/$!"
+      echo "$step" >"$dir/steps/$!"
       procid=$((procid + 1))
     done
   done
-  local worst=0 pid rc
-  for pid in "${pids[@]}"; do
-    wait "$pid"
-    rc=$?
+  # Like srun: report SIGTERM, keep waiting for the tasks (the runtime ends them), then name the failed tasks.
+  # (srun also says "got SIGCONT"; a bash CONT trap would make bash drop the TERM that follows it at once.)
+  trap 'echo "srun: Job step aborted: Waiting up to $((SPAWN_RT_KILL_WAIT + 2)) seconds for job step to finish." >&2
+    echo "srun: forcing job termination" >&2' TERM INT
+  local worst=0 pid rc i again
+  local -a failures=()
+  for ((i = 0; i < ${#pids[@]}; i++)); do
+    pid=${pids[i]}
+    while :; do
+      wait "$pid"
+      rc=$?
+      kill -0 "$pid" 2>/dev/null && continue
+      wait "$pid" 2>/dev/null # the task's own status if a trap cut the first wait short
+      again=$?
+      ((again != 127)) && rc=$again
+      break
+    done
     rm -f "$dir/steps/$pid"
     ((rc > worst)) && worst=$rc
+    ((rc != 0)) && failures+=("${task_nodes[i]}|$(rt_task_exit_text "$rc")|$i")
   done
+  rt_report_failures "${failures[@]}"
   exit "$worst"
+}
+
+# srun's words for how a task ended (strsignal for signals).
+rt_task_exit_text() {
+  local rc=$1
+  if ((rc > 128 && rc <= 192)); then
+    case $((rc - 128)) in
+    1) echo Hangup ;; 2) echo Interrupt ;; 3) echo Quit ;; 4) echo "Illegal instruction" ;; 6) echo Aborted ;;
+    7) echo "Bus error" ;; 8) echo "Floating point exception" ;; 9) echo Killed ;; 10) echo "User defined signal 1" ;;
+    11) echo "Segmentation fault" ;; 12) echo "User defined signal 2" ;; 13) echo "Broken pipe" ;;
+    14) echo "Alarm clock" ;; 15) echo Terminated ;; *) echo "Signal $((rc - 128))" ;;
+    esac
+  else
+    echo "Exited with exit code $rc"
+  fi
+}
+
+# "srun: error: NODE: tasks 0-1,3: Exited with exit code 4", one line per node and outcome, as srun prints them.
+rt_report_failures() {
+  local entry node text id key keys="" line
+  declare -A ids=()
+  for entry in "$@"; do
+    IFS='|' read -r node text id <<<"$entry"
+    key="$node|$text"
+    [[ -z ${ids[$key]+x} ]] && keys+="$key"$'\n'
+    ids[$key]+="${ids[$key]:+ }$id"
+  done
+  while IFS= read -r key; do
+    [[ -z $key ]] && continue
+    local -a list=(${ids[$key]})
+    local ranges="" lo="" hi="" n
+    for n in "${list[@]}"; do
+      if [[ -n $hi ]] && ((n == hi + 1)); then hi=$n; continue; fi
+      [[ -n $lo ]] && ranges+="${ranges:+,}$lo$( ((hi != lo)) && echo "-$hi")"
+      lo=$n hi=$n
+    done
+    ranges+="${ranges:+,}$lo$( ((hi != lo)) && echo "-$hi")"
+    line="task"
+    ((${#list[@]} > 1)) && line="tasks"
+    printf 'srun: error: %s: %s %s: %s\n' "${key%%|*}" "$line" "$ranges" "${key#*|}" >&2
+  done <<<"$keys"
 }
 
 # ---------------------------------------------------------------------------------------------------- module

@@ -54,6 +54,7 @@ std::string settings_text(const TaskSpec& spec) {
   set("SPAWN_RT_KILL_WAIT", std::to_string(spec.kill_wait_seconds));
   set("SPAWN_RT_NODE_NAMES", util::join(spec.node_names, " "));
   set("SPAWN_RT_TASKS_PER_NODE", space_joined(spec.tasks_per_node));
+  set("SPAWN_RT_LOGIN_ENV", spec.login_environment ? "1" : "0");
   return out;
 }
 
@@ -80,6 +81,7 @@ TaskSpec make_task_spec(const Plan& plan, const TaskIdentity& identity) {
   spec.tasks_per_node = tasks_per_node(plan);
   spec.tasks_per_node.resize(spec.node_names.size(), spec.tasks_per_node.empty() ? 1 : spec.tasks_per_node.back());
   spec.modules = plan.modules;
+  spec.login_environment = plan.export_env.has_value();
   return spec;
 }
 
