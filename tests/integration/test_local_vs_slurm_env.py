@@ -82,6 +82,7 @@ class Case:
     dirs: list[str] = field(default_factory=list)       # made before submitting
     slow: bool = False
     loose_output: bool = False                          # compare output as sets of lines (timing-dependent order)
+    cancel_after: float | None = None                   # seconds after it starts running: scancel / spawn cancel
 
 
 CASES = [
@@ -110,6 +111,8 @@ CASES = [
          "#!/bin/bash\n" + DUMP + "trap 'echo batch got USR1' USR1\n"
          "srun bash -c 'trap \"echo step got USR1\" USR1; while :; do sleep 1; done'\n",
          ["-t", "1", "--signal=USR1@50"], slow=True, loose_output=True),
+    Case("cancelled", "#!/bin/bash\n" + DUMP + "trap 'echo batch got TERM; exit 7' TERM\necho started\n"
+         "sleep 300 &\nwait\n", [], loose_output=True, cancel_after=2),
 ]
 
 
@@ -199,6 +202,30 @@ class Spawn:
             tag = str(t["index"]) if status.get("is_array") else "single"
             out[tag] = (t["state"], int(t.get("exit_code") or 0))
         return out
+
+
+def cancel_when_running(case: Case, sid: str, pid: str, pw: Path, spawn: Spawn, timeout: float) -> None:
+    """Cancels both jobs cancel_after seconds after each is seen running."""
+    deadline = time.time() + timeout
+    pending = {"slurm", "spawn"}
+    seen: dict[str, float] = {}
+    while pending and time.time() < deadline:
+        if "slurm" in pending:
+            recs = sl.show_job(sid)
+            if recs and recs[0].get("JobState") == "RUNNING":
+                seen.setdefault("slurm", time.time())
+        if "spawn" in pending:
+            r = spawn.run(["status", pid, "--json"], pw)
+            if r.returncode == 0 and json.loads(r.stdout)["tasks"][0]["state"] == "RUNNING":
+                seen.setdefault("spawn", time.time())
+        for side, t in seen.items():
+            if side in pending and time.time() - t >= (case.cancel_after or 0):
+                if side == "slurm":
+                    sl.scancel(sid)
+                else:
+                    spawn.run(["cancel", pid], pw)
+                pending.discard(side)
+        time.sleep(0.2)
 
 
 # ---------------------------------------------------------------- comparing
@@ -350,6 +377,9 @@ def main() -> int:
             pid = spawn.submit(case, pw)
             log(f"{case.name}: Slurm job {sid}, spawn job {pid}")
             submitted.append((case, sw, pw, sid, pid))
+        for case, sw, pw, sid, pid in submitted:
+            if case.cancel_after is not None:
+                cancel_when_running(case, sid, pid, pw, spawn, opts.timeout)
         failures = 0
         for case, sw, pw, sid, pid in submitted:
             timeout = opts.timeout
