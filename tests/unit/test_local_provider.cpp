@@ -207,7 +207,7 @@ TEST_F(LocalProviderTest, SignalWithoutBatchFlagReachesOnlyTheSteps) {
   EXPECT_NE(out.find("srun: Job step aborted: Waiting up to 3 seconds for job step to finish.\n"), std::string::npos) << out;
   EXPECT_NE(out.find("batch got TERM\n"), std::string::npos) << out;
   // The script's own status (srun's 143), not the runtime's interrupted wait (128 + SIGALRM).
-  EXPECT_EQ(status.exit_code, 143);
+  EXPECT_EQ(status.exit_code, 143) << out << util::read_file(m_root / "state/0/runtime.log").value_or("");
 }
 
 TEST_F(LocalProviderTest, CancelEndsEveryProcessAndRecordsCancelled) {

@@ -228,11 +228,11 @@ rt_run() {
     wait "$rt_batch"
     rc=$?
     kill -0 "$rt_batch" 2>/dev/null && continue
-    # If that wait was cut short by a trap (rc 128+N), bash still holds the script's status: ask once more
-    # (127 means the status was the one just returned).
+    # If that wait was cut short by a trap (rc 128+N), bash still holds the script's status: ask once more.
+    # (Older bash answers 127 for a status already returned; bash 5 may answer -1 when it lost the status.)
     wait "$rt_batch" 2>/dev/null
     again=$?
-    ((again != 127)) && rc=$again
+    ((again >= 0 && again != 127)) && rc=$again
     break
   done
   # Ending at a limit or a cancel, steps already have their SIGTERM: let them finish (and srun report them) within
@@ -514,9 +514,9 @@ rt_srun() {
       wait "$pid"
       rc=$?
       kill -0 "$pid" 2>/dev/null && continue
-      wait "$pid" 2>/dev/null # the task's own status if a trap cut the first wait short
+      wait "$pid" 2>/dev/null # the task's own status if a trap cut the first wait short (see rt_run)
       again=$?
-      ((again != 127)) && rc=$again
+      ((again >= 0 && again != 127)) && rc=$again
       break
     done
     rm -f "$dir/steps/$pid"
