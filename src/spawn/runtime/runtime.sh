@@ -145,7 +145,7 @@ rt_run() {
     while IFS= read -r -d '' kv; do
       [[ $kv == PATH=* ]] && path=${kv#PATH=}
       envs+=("$kv")
-    done < <(cd "${home:-/}" 2>/dev/null; env -i HOME="${home:-/}" USER="$user" LOGNAME="$user" \
+    done < <(cd "${home:-/}" 2>/dev/null || cd /; env -i HOME="${home:-/}" USER="$user" LOGNAME="$user" \
       SHELL="${shell:-/bin/bash}" PATH="$path" timeout 20 bash -l -c 'env -0' 2>/dev/null </dev/null)
   fi
   while IFS= read -r -d '' kv; do
@@ -421,7 +421,8 @@ rt_srun() {
   done
   (($#)) || rt_die "srun: no command given"
 
-  local -a job_nodes=($SPAWN_RT_NODE_NAMES) job_tasks=($SPAWN_RT_TASKS_PER_NODE) nodes=()
+  local -a job_nodes=() nodes=()
+  read -r -a job_nodes <<<"$SPAWN_RT_NODE_NAMES"
   if [[ -n $nodelist ]]; then
     while IFS= read -r opt; do nodes+=("$opt"); done < <(rt_expand_hostlist "$nodelist")
   else
@@ -459,7 +460,8 @@ rt_srun() {
   export SLURM_STEP_NUM_TASKS=$ntasks SLURM_STEP_TASKS_PER_NODE=$step_tasks SLURM_NTASKS=$ntasks SLURM_NPROCS=$ntasks
   export SLURM_NNODES=$count SLURM_NODELIST=$step_nodelist SLURM_TASKS_PER_NODE=$step_tasks
   export SLURM_DISTRIBUTION=$distribution SLURM_LAUNCH_NODE_IPADDR=127.0.0.1 SLURM_SRUN_COMM_HOST=127.0.0.1
-  export SLURM_UMASK=$(umask) SLURM_JOB_CPUS_PER_NODE_PACK_GROUP_0=${SLURM_JOB_CPUS_PER_NODE:-1}
+  SLURM_UMASK=$(umask)
+  export SLURM_UMASK SLURM_JOB_CPUS_PER_NODE_PACK_GROUP_0=${SLURM_JOB_CPUS_PER_NODE:-1}
   [[ -n $cpus ]] && export SLURM_CPUS_PER_TASK=$cpus
   [[ -n $chdir ]] && { cd -- "$chdir" || rt_die "srun: cannot change to directory '$chdir'"; }
 
@@ -554,7 +556,8 @@ rt_report_failures() {
   done
   while IFS= read -r key; do
     [[ -z $key ]] && continue
-    local -a list=(${ids[$key]})
+    local -a list=()
+    read -r -a list <<<"${ids[$key]}"
     local ranges="" lo="" hi="" n
     for n in "${list[@]}"; do
       if [[ -n $hi ]] && ((n == hi + 1)); then hi=$n; continue; fi
