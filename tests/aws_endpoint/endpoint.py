@@ -154,7 +154,7 @@ class Endpoint:
         self.tags: Dict[str, Dict[str, str]] = {}  # other resources' tags
         self.run_bucket = TokenBucket(self.config.run_bucket_capacity, self.config.run_bucket_refill)
         self.describe_bucket = TokenBucket(self.config.describe_bucket_capacity, self.config.describe_bucket_refill)
-        self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": []}
+        self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": []}
         self.calls: List[dict] = []           # every AWS call: service, action, access key, status
         self.next_ip = 0
         self.server = None
@@ -340,15 +340,18 @@ class Endpoint:
     # ----- faults -----
     def add_fault(self, fault):
         """fault: {"type": "capacity", "instance_type": t, "zone": z|None, "market": "spot"|"on-demand"|None,
-        "count": n|None} | {"type": "partial", "instance_type": t|None, "available": n, "count": n|None} |
+        "count": n|None, "code": c|None (InsufficientInstanceCapacity)} | {"type": "partial", "instance_type": t|None, "available": n, "count": n|None} |
         {"type": "throttle", "action": a|None, "count": n} | {"type": "drop", "count": n} |
-        {"type": "error", "action": a, "code": c, "status": s, "count": n}."""
+        {"type": "error", "action": a, "code": c, "status": s, "count": n} |
+        {"type": "delay", "action": a|None, "seconds": s, "count": n}: the call is carried out, then answered late
+        (RunInstances: after the instances exist), so a client killed meanwhile never sees the answer."""
         with self.lock:
             kind = fault["type"]
             if kind == "drop":
                 self.faults["drop"] += int(fault.get("count", 1))
             else:
-                key = {"capacity": "capacity", "partial": "partial", "throttle": "throttle", "error": "errors"}[kind]
+                key = {"capacity": "capacity", "partial": "partial", "throttle": "throttle", "error": "errors",
+                       "delay": "delay"}[kind]
                 self.faults[key].append(dict(fault))
 
     def _consume(self, key, predicate):
@@ -439,9 +442,11 @@ class Endpoint:
         group = p.get("Placement.GroupName")
         if group and group not in self.placement_groups:
             raise AwsError(400, "InvalidPlacementGroup.Unknown", f"The Placement Group '{group}' is unknown.")
-        if self._consume("capacity", lambda f: f.get("instance_type") in (None, itype) and
-                         f.get("zone") in (None, zone) and f.get("market") in (None, market)):
-            raise AwsError(500, "InsufficientInstanceCapacity",
+        capacity = self._consume("capacity", lambda f: f.get("instance_type") in (None, itype) and
+                                 f.get("zone") in (None, zone) and f.get("market") in (None, market))
+        if capacity:
+            code = capacity.get("code", "InsufficientInstanceCapacity")
+            raise AwsError(500 if code.startswith("Insufficient") else 400, code,
                            f"We currently do not have sufficient {itype} capacity in the Availability Zone you "
                            f"requested ({zone}). Our system will be working on provisioning additional capacity.")
         partial = self._consume("partial", lambda f: f.get("instance_type") in (None, itype))
@@ -481,6 +486,9 @@ class Endpoint:
             self.reservations[rid] = ids
             if token:
                 self.tokens[token] = {"reservation": rid, "signature": signature}
+        delay = self._consume("delay", lambda f: f.get("action") in (None, "RunInstances"))
+        if delay:
+            time.sleep(float(delay.get("seconds", 1)))
         return self._reservation_xml("RunInstancesResponse", rid)
 
     def _instance_xml(self, inst):
@@ -968,7 +976,7 @@ class Endpoint:
             return {"result": "fault added"}
         if parts == ["faults"] and method == "DELETE":
             with self.lock:
-                self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": []}
+                self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": []}
             return {"result": "faults cleared"}
         if parts == ["calls"] and method == "GET":
             with self.lock:
@@ -999,9 +1007,22 @@ def canonical_query(raw):
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
-def expected_signature(secret, method, raw_path, raw_query, headers, signed, body, date, scope_date, region, service):
+class PresignMatch:
+    """The groups of AUTH_RE, taken from a presigned URL's query instead of the Authorization header."""
+    def __init__(self, groups):
+        self.groups_ = groups
+
+    def group(self, n):
+        return self.groups_[n - 1]
+
+    def groups(self):
+        return self.groups_
+
+
+def expected_signature(secret, method, raw_path, raw_query, headers, signed, body, date, scope_date, region, service,
+                       payload=None):
     canonical_headers = "".join(f"{h}:{' '.join(headers.get(h, '').split())}\n" for h in signed.split(";"))
-    payload = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload = payload or headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
     creq = "\n".join([method, raw_path, canonical_query(raw_query), canonical_headers, signed, payload])
     scope = f"{scope_date}/{region}/{service}/aws4_request"
     sts = "\n".join(["AWS4-HMAC-SHA256", date, scope, hashlib.sha256(creq.encode()).hexdigest()])
@@ -1092,6 +1113,12 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                 return
         auth = headers.get("authorization", "")
         m = AUTH_RE.match(auth)
+        presigned = None
+        if not m and "X-Amz-Signature=" in raw_query:
+            presigned = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+            pm = re.fullmatch(r"([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request", presigned.get("X-Amz-Credential", ""))
+            if presigned.get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256" and pm and presigned.get("X-Amz-SignedHeaders"):
+                m = PresignMatch(pm.groups() + (presigned["X-Amz-SignedHeaders"], presigned.get("X-Amz-Signature", "")))
         service = m.group(4) if m else "s3"
         if not m:
             return self._error(service, AwsError(403, "MissingAuthenticationToken" if service != "s3" else "AccessDenied",
@@ -1107,19 +1134,37 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         else:
             action = f"{self.command} {raw_path}"
         call = {"service": service, "action": action, "access_key": access_key, "region": region,
-                "security_token": "x-amz-security-token" in headers, "time": time.time()}
+                "security_token": "x-amz-security-token" in headers, "presigned": presigned is not None,
+                "time": time.time()}
         try:
             secret = ep.config.credentials.get(access_key)
             if secret is None and ep.config.require_known_keys:
                 raise AwsError(401 if service != "s3" else 403, "AuthFailure" if service == "ec2" else "InvalidClientTokenId",
                                "AWS was not able to validate the provided access credentials")
-            if secret is not None and ep.config.verify_signatures:
+            if presigned is not None:
+                # Query-string authentication (a presigned URL): valid until X-Amz-Date + X-Amz-Expires.
+                stamp = datetime.datetime.strptime(presigned.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ").replace(
+                    tzinfo=datetime.timezone.utc)
+                expires = int(presigned.get("X-Amz-Expires", "0"))
+                if not 1 <= expires <= 604800:
+                    raise AwsError(400, "AuthorizationQueryParametersError", "X-Amz-Expires must be 1..604800")
+                if datetime.datetime.now(datetime.timezone.utc) > stamp + datetime.timedelta(seconds=expires):
+                    raise AwsError(403, "AccessDenied", "Request has expired")
+                if secret is not None and ep.config.verify_signatures:
+                    query = "&".join(part for part in raw_query.split("&") if not part.startswith("X-Amz-Signature="))
+                    want = expected_signature(secret, self.command, raw_path, query, headers, signed, body,
+                                              presigned["X-Amz-Date"], scope_date, region, service,
+                                              payload="UNSIGNED-PAYLOAD")
+                    if not hmac.compare_digest(want, signature):
+                        raise AwsError(403, "SignatureDoesNotMatch", "The request signature we calculated does not "
+                                       "match the signature you provided. Check your key and signing method.")
+            elif secret is not None and ep.config.verify_signatures:
                 want = expected_signature(secret, self.command, raw_path, raw_query, headers, signed, body,
                                           headers.get("x-amz-date", ""), scope_date, region, service)
                 if not hmac.compare_digest(want, signature):
                     raise AwsError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match "
                                    "the signature you provided.")
-            if service == "s3" and "x-amz-content-sha256" not in headers:
+            if service == "s3" and "x-amz-content-sha256" not in headers and presigned is None:
                 raise AwsError(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
             if service == "ec2":
                 status, ctype, out, extra = 200, "text/xml;charset=UTF-8", ep.ec2(action, params, access_key), {}

@@ -84,6 +84,12 @@ int job_exit_status(const std::vector<TaskRecord>& tasks) {
 Engine::Engine(Store& store, Provider& provider, JobRecord job, const Plan& plan, EngineOptions options)
     : m_store(store), m_provider(provider), m_job(std::move(job)), m_plan(plan), m_options(std::move(options)) {}
 
+Provider* Engine::provider_for(const TaskRecord& task) const {
+  if (!task.provider || *task.provider == m_provider.name()) return &m_provider;
+  auto it = m_providers.find(*task.provider);
+  return it == m_providers.end() ? nullptr : it->second;
+}
+
 LaunchRequest Engine::request_for(const TaskRecord& task, std::uint32_t attempt) const {
   LaunchRequest r;
   r.plan = &m_plan;
@@ -123,10 +129,12 @@ Expected<void> Engine::recover() {
     if (t.state != TaskState::launching && t.state != TaskState::running) continue;
     // Recorded as launching (or running without a handle): the launch may or may not have happened.
     auto request = request_for(t, t.attempt);
-    auto found = m_provider.recover_launch(request);
+    auto* provider = provider_for(t);
+    auto found = provider ? provider->recover_launch(request)
+                          : Expected<std::optional<std::string>>(Unexpected("provider " + *t.provider + " is not available"));
     if (!found) {
       if (auto r = record({{t.ref, t.state, TaskState::failed,
-                            "launch interrupted by a crash and provider " + m_provider.name() +
+                            "launch interrupted by a crash and provider " + t.provider.value_or(m_provider.name()) +
                                 " cannot tell whether task " + id + " started (" + found.error() +
                                 "); not launched again, so it never runs twice"}});
           !r)
@@ -175,11 +183,18 @@ Expected<void> Engine::poll_in_flight(const JobRecord& job) {
     auto& f = it->second;
     auto request = request_for(f.record, f.attempt);
     bool cancel = job.cancel_requested || f.record.cancel_requested;
+    auto* provider = provider_for(f.record);
+    if (!provider) {
+      TaskStatus lost{TaskState::failed, std::nullopt, "provider " + *f.record.provider + " is not available"};
+      if (auto r = finish(f, lost, false); !r) return r;
+      it = m_in_flight.erase(it);
+      continue;
+    }
     if (cancel && !f.cancel_sent) {
-      m_provider.cancel(request, f.handle);
+      provider->cancel(request, f.handle);
       f.cancel_sent = true;
     }
-    auto status = m_provider.poll(request, f.handle);
+    auto status = provider->poll(request, f.handle);
     if (status.state == TaskState::running) {
       ++it;
       continue;
@@ -201,16 +216,43 @@ Expected<void> Engine::launch(const std::vector<TaskRecord>& tasks) {
     // Committed before any launch: a crash from here on finds these tasks LAUNCHING (see recover()).
     if (auto r = record(launching, &applied); !r) return r;
     std::vector<Transition> results;
+    // The provider gets the whole group at once (EC2 starts identical tasks in one call).
+    std::vector<std::size_t> chosen;
+    std::vector<LaunchRequest> requests;
+    std::vector<std::optional<Expected<std::string>>> early(last - first);
+    for (std::size_t k = first; k < last; ++k) {
+      if (!applied[k - first]) continue;
+      auto request = request_for(tasks[k], tasks[k].attempt + 1);
+      std::error_code ec;
+      std::filesystem::create_directories(request.state_dir, ec);
+      if (ec) {
+        early[k - first] = Unexpected(request.state_dir.string() + ": cannot create: " + ec.message());
+        continue;
+      }
+      chosen.push_back(k);
+      requests.push_back(std::move(request));
+    }
+    // One call per provider (a hybrid job's batch may hold tasks of both halves).
+    std::map<Provider*, std::vector<std::size_t>> groups;  // provider -> positions in chosen/requests
+    for (std::size_t j = 0; j < chosen.size(); ++j) groups[provider_for(tasks[chosen[j]])].push_back(j);
+    for (auto& [provider, positions] : groups) {
+      if (!provider) {
+        for (auto j : positions)
+          early[chosen[j] - first] = Unexpected("provider " + tasks[chosen[j]].provider.value_or("") + " is not available");
+        continue;
+      }
+      std::vector<LaunchRequest> group;
+      for (auto j : positions) group.push_back(requests[j]);
+      auto handles = provider->launch_many(group);
+      for (std::size_t g = 0; g < positions.size(); ++g)
+        early[chosen[positions[g]] - first] =
+            g < handles.size() ? std::move(handles[g]) : Expected<std::string>(Unexpected("the provider gave no answer"));
+    }
     for (std::size_t k = first; k < last; ++k) {
       if (!applied[k - first]) continue;
       auto t = tasks[k];
       auto attempt = t.attempt + 1;
-      auto request = request_for(t, attempt);
-      std::error_code ec;
-      std::filesystem::create_directories(request.state_dir, ec);
-      Expected<std::string> handle =
-          ec ? Expected<std::string>(Unexpected(request.state_dir.string() + ": cannot create: " + ec.message()))
-             : m_provider.launch(request);
+      Expected<std::string> handle = std::move(*early[k - first]);
       if (handle) {
         results.push_back({t.ref, TaskState::launching, TaskState::running, "", std::nullopt, *handle});
         t.state = TaskState::running;
@@ -288,22 +330,27 @@ Expected<bool> Engine::step() {
   }
   if (auto r = record(invalid); !r) return Unexpected(r.error());
 
-  // Concurrency: the smallest of the array's throttle, max_concurrent and the provider's capacity.
-  std::uint64_t limit = std::max<std::uint64_t>(1, m_provider.capacity(m_plan));
-  std::string limited_by = "Resources";
-  auto tighten = [&](std::optional<std::uint64_t> value) {
-    if (value && *value > 0 && *value <= limit) {
-      limit = *value;
-      limited_by = "JobArrayTaskLimit";
-    }
-  };
-  tighten(m_plan.array ? m_plan.array->max_running : std::nullopt);
-  tighten(m_plan.max_concurrent);
-  std::uint64_t slots = limit > active ? limit - active : 0;
+  // Concurrency: the array's throttle and max_concurrent bound the job, each provider's capacity its own tasks.
+  std::optional<std::uint64_t> job_limit;
+  for (auto value : {m_plan.array ? m_plan.array->max_running : std::nullopt, m_plan.max_concurrent})
+    if (value && *value > 0 && (!job_limit || *value < *job_limit)) job_limit = value;
+  std::map<Provider*, std::uint64_t> busy;  // launching or running, per provider
+  for (const auto& t : *live)
+    if (t.state == TaskState::launching || t.state == TaskState::running) ++busy[provider_for(t)];
+  std::map<Provider*, std::uint64_t> capacity;
   std::vector<TaskRecord> now_launching;
   for (const auto& t : eligible) {
-    if (now_launching.size() < slots) now_launching.push_back(t);
-    else reasons[limited_by].push_back(t.ref.index);
+    auto* provider = provider_for(t);
+    if (!capacity.count(provider)) capacity[provider] = provider ? std::max<std::uint64_t>(1, provider->capacity(m_plan)) : 1;
+    // The job's limit first: with a throttle no larger than the capacity, Slurm too says JobArrayTaskLimit.
+    if (job_limit && active + now_launching.size() >= *job_limit && *job_limit <= capacity[provider]) {
+      reasons["JobArrayTaskLimit"].push_back(t.ref.index);
+    } else if (busy[provider] >= capacity[provider] || (job_limit && active + now_launching.size() >= *job_limit)) {
+      reasons["Resources"].push_back(t.ref.index);
+    } else {
+      now_launching.push_back(t);
+      ++busy[provider];
+    }
   }
 
   // Pending reasons, written only where they change.

@@ -13,6 +13,13 @@ Expected<std::optional<std::string>> Provider::recover_launch(const LaunchReques
                     request.state_dir.string() + ")");
 }
 
+std::vector<Expected<std::string>> Provider::launch_many(const std::vector<LaunchRequest>& requests) {
+  std::vector<Expected<std::string>> handles;
+  handles.reserve(requests.size());
+  for (const auto& request : requests) handles.push_back(launch(request));
+  return handles;
+}
+
 void Provider::wait_for_change(int timeout_ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
 }

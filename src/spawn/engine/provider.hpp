@@ -41,6 +41,10 @@ public:
   // Starts the task; returns a handle the engine records (a process id, instance ids). Called only after the
   // engine has recorded the task as LAUNCHING, so a crash between the two is found by resume.
   virtual Expected<std::string> launch(const LaunchRequest& request) = 0;
+  // Starts several tasks of one job at once (all recorded LAUNCHING before the call); one result per request, in
+  // order. Providers that can start tasks together (EC2: one RunInstances for many) override it; the default calls
+  // launch() for each.
+  virtual std::vector<Expected<std::string>> launch_many(const std::vector<LaunchRequest>& requests);
   // The task's status from its handle and state directory; works in a new process after a crash (resume).
   virtual TaskStatus poll(const LaunchRequest& request, const std::string& handle) = 0;
   // Asks the task to stop (SIGTERM then SIGKILL for processes; terminate for instances).

@@ -2,15 +2,18 @@
 
 #include <string>
 
+#include "providers/aws/aws_provider.hpp"
 #include "providers/local/local_provider.hpp"
+#include "providers/slurm/slurm_provider.hpp"
 
 namespace spawn::providers {
 
 const std::vector<ProviderEntry>& registry() {
   static const std::vector<ProviderEntry> table = {
       {"local", "runs tasks as processes on this machine (the default; no account needed)", [] { return local::make_local_provider(); }},
-      {"aws", "runs tasks on EC2 instances", nullptr},
-      {"slurm", "submits tasks to a Slurm cluster with sbatch", nullptr},
+      {"aws", "runs tasks on EC2 instances (one per task, launched in batches)", [] { return aws::make_aws_provider(); }},
+      {"slurm", "submits tasks to the Slurm cluster the local sbatch reaches (one array per batch of tasks)",
+       [] { return slurm::make_slurm_provider(); }},
   };
   return table;
 }

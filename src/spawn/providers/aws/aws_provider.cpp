@@ -1,0 +1,593 @@
+#include "providers/aws/aws_provider.hpp"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <pwd.h>
+#include <random>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "aws/ec2.hpp"
+#include "aws/presign.hpp"
+#include "aws/s3.hpp"
+#include "aws/services.hpp"
+#include "aws/session.hpp"
+#include "providers/aws/bootstrap.hpp"
+#include "providers/aws/pools.hpp"
+#include "runtime/environment.hpp"
+#include "runtime/task_dir.hpp"
+#include "util/files.hpp"
+#include "util/strings.hpp"
+
+namespace spawn::providers::aws {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace spawn::aws;
+
+constexpr const char* k_default_ami_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+constexpr const char* k_launch_record = "aws-launch";  // in the task's state directory, written before RunInstances
+constexpr const char* k_task_record = "aws-task";      // outputs to bring back: S3 key <TAB> local path
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string env_or(const char* name, std::string fallback = {}) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+std::string random_hex(std::size_t n) {
+  static std::mt19937_64 engine{std::random_device{}()};
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  std::string out;
+  while (out.size() < n) out += "0123456789abcdef"[engine() & 15];
+  return out;
+}
+
+// "0-4,7,9-10" for sorted indices.
+std::string compress_indices(std::vector<std::uint64_t> v) {
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (std::size_t i = 0; i < v.size();) {
+    std::size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+// key=value lines.
+std::map<std::string, std::string> read_record(const fs::path& path) {
+  std::map<std::string, std::string> out;
+  auto text = util::read_file(path);
+  if (!text) return out;
+  for (const auto& line : util::split(*text, '\n')) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string task_name(const engine::LaunchRequest& r) { return r.state_dir.filename().string(); }
+
+// The submitting environment as it may travel to an instance: no AWS settings or credentials, nothing that looks
+// like a secret (the instance has its own role; --export=ALL must not ship the user's keys to S3).
+runtime::Environment travelling_environment() {
+  runtime::Environment out;
+  for (const auto& [name, value] : runtime::current_environment()) {
+    auto upper = util::to_upper(name);
+    if (upper.starts_with("AWS_") || upper.find("SECRET") != std::string::npos || upper.find("TOKEN") != std::string::npos ||
+        upper.find("PASSWORD") != std::string::npos || upper.find("CREDENTIAL") != std::string::npos)
+      continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+std::string local_user() {
+  if (const passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
+  return std::to_string(::getuid());
+}
+
+std::string short_host() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || !buf[0]) return "localhost";
+  std::string name(buf);
+  return name.substr(0, name.find('.'));
+}
+
+class AwsProvider final : public engine::Provider {
+public:
+  explicit AwsProvider(AwsOptions options) : m_options(std::move(options)), m_cooldown(m_options.cooldown_seconds) {}
+
+  std::string name() const override { return "aws"; }
+
+  std::uint64_t capacity(const Plan& plan) const override { return plan.max_concurrent.value_or(100000); }
+
+  Expected<void> check(const Plan& plan) const override {
+    if (plan.nodes > 1)
+      return Unexpected("job " + util::quote(plan.job_name) + " asks for " + std::to_string(plan.nodes) +
+                        " nodes; multi-node jobs on AWS are not supported yet (run it with --provider local)");
+    if (plan.instance_types.empty())
+      return Unexpected("no instance type fits job " + util::quote(plan.job_name) + " (set instance_types)");
+    if (!m_options.bucket)
+      return Unexpected("no S3 bucket for AWS jobs: set SPAWN_AWS_BUCKET (spawn aws setup creates one)");
+    auto* self = const_cast<AwsProvider*>(this);
+    if (auto r = self->ensure_session(plan); !r) return r;
+    auto credentials = m_session->credentials();
+    if (!credentials) return Unexpected("AWS credentials: " + credentials.error().to_string());
+    return {};
+  }
+
+  Expected<std::string> launch(const engine::LaunchRequest& request) override {
+    auto results = launch_many({request});
+    return std::move(results.front());
+  }
+
+  std::vector<Expected<std::string>> launch_many(const std::vector<engine::LaunchRequest>& requests) override;
+  engine::TaskStatus poll(const engine::LaunchRequest& request, const std::string& handle) override;
+  void cancel(const engine::LaunchRequest& request, const std::string& handle) override;
+  Expected<std::optional<std::string>> recover_launch(const engine::LaunchRequest& request) override;
+  void wait_for_change(int timeout_ms) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeout_ms, 200)));
+  }
+
+private:
+  struct Prepared {
+    std::size_t position = 0;  // in the requests
+    ManifestEntry entry;
+  };
+  struct Snapshot {
+    std::int64_t at_ms = -1'000'000;
+    std::set<std::string> markers;
+    std::map<std::string, Instance> instances;
+  };
+
+  Expected<void> ensure_session(const Plan& plan);
+  Expected<std::string> image(const Plan& plan);
+  std::vector<ZoneSubnet> zones();
+  Expected<ManifestEntry> prepare(const engine::LaunchRequest& request);
+  std::string job_prefix(std::uint64_t job_id) const { return m_options.prefix + "/jobs/" + std::to_string(job_id); }
+  std::string marker_key(const engine::LaunchRequest& r) const {
+    return job_prefix(r.task.job_id) + "/markers/" + task_name(r);
+  }
+  std::chrono::seconds url_validity(const Plan& plan) const {
+    auto limit = plan.time_limit_seconds ? plan.time_limit_seconds : plan.ttl_seconds;
+    if (!limit) return k_max_presign_validity;
+    return std::chrono::seconds(*limit + m_options.backstop_grace_seconds + 3600);
+  }
+  void refresh(std::uint64_t job_id);
+  void flush_terminations();
+  std::optional<std::string> marker_text(const engine::LaunchRequest& r, bool from_snapshot);
+  engine::TaskStatus finished(const engine::LaunchRequest& r, const std::string& text);
+
+  AwsOptions m_options;
+  Cooldown m_cooldown;
+  std::shared_ptr<Session> m_session;
+  std::unique_ptr<Ec2Client> m_ec2;
+  std::unique_ptr<S3Client> m_s3;
+  std::optional<std::string> m_image;
+  std::optional<std::vector<ZoneSubnet>> m_zones;
+  std::map<std::uint64_t, Snapshot> m_snapshots;  // by job
+  std::vector<std::string> m_to_terminate;
+  std::set<std::string> m_cancelled;
+  std::map<std::string, std::vector<Instance>> m_by_token;  // recover_launch: DescribeInstances once per token
+};
+
+Expected<void> AwsProvider::ensure_session(const Plan& plan) {
+  if (m_session) return {};
+  SessionOptions options;
+  options.profile = m_options.profile;
+  options.region = plan.region;
+  auto session = Session::create(std::move(options));
+  if (!session) return Unexpected(session.error().to_string());
+  m_session = *session;
+  m_ec2 = std::make_unique<Ec2Client>(m_session);
+  m_s3 = std::make_unique<S3Client>(m_session);
+  return {};
+}
+
+Expected<std::string> AwsProvider::image(const Plan& plan) {
+  if (plan.ami) return *plan.ami;
+  if (m_image) return *m_image;
+  SsmClient ssm(m_session);
+  auto parameter = ssm.get_parameter(k_default_ami_parameter);
+  if (!parameter) return Unexpected("default AMI: " + parameter.error().to_string());
+  m_image = parameter->value;
+  return *m_image;
+}
+
+std::vector<ZoneSubnet> AwsProvider::zones() {
+  if (m_zones) return *m_zones;
+  std::vector<Filter> filters;
+  if (m_options.subnets.empty()) filters.push_back({"default-for-az", {"true"}});
+  auto subnets = m_ec2->describe_subnets(m_options.subnets, filters);
+  std::vector<ZoneSubnet> out;
+  if (subnets) {
+    for (const auto& s : *subnets) out.push_back({s.availability_zone, s.id});
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.zone < b.zone; });
+  }
+  m_zones = out;  // empty (no answer): EC2 chooses the zone
+  return out;
+}
+
+Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& request) {
+  const Plan& plan = *request.plan;
+  const std::string name = task_name(request);
+  const std::string root(k_instance_root);
+  const std::string remote_dir = root + "/" + name;
+
+  // The task as it runs on the instance: its working directory is the instance's, its node the instance.
+  Plan remote = plan;
+  remote.work_dir = root + "/work";
+  remote.submit_dir = remote.work_dir;
+  runtime::TaskIdentity id;
+  id.job_id = request.task.job_id;
+  if (plan.array) id.array_index = request.task.index;
+  id.task_job_id = request.task_job_id ? request.task_job_id : request.task.job_id;
+  id.restart_count = request.restart_count;
+  id.node_names = {"@SPAWN_NODE@"};
+  id.submit_host = short_host();
+  id.user = local_user();
+  id.uid = ::getuid();
+  id.gid = ::getgid();
+  id.hostfile = remote_dir + "/" + std::string(runtime::k_hostfile);
+  id.runtime_dir = remote_dir;
+  auto env = runtime::task_environment(remote, id, travelling_environment());
+  auto spec = runtime::make_task_spec(remote, id);
+  auto onto_instance = [&](std::string path) { return path.starts_with(root) ? path : root + "/abs" + path; };
+  spec.stdio.output = onto_instance(spec.stdio.output);
+  if (spec.stdio.error) spec.stdio.error = onto_instance(*spec.stdio.error);
+
+  const fs::path stage = request.state_dir / "instance";
+  std::error_code ec;
+  fs::remove_all(stage, ec);
+  if (auto w = runtime::write_task_dir(stage, spec, env); !w) return Unexpected(w.error());
+  // The srun shim names its runtime by path: the instance's, not this staging directory's.
+  auto srun = util::read_file(stage / "bin/srun");
+  if (!srun) return Unexpected(srun.error());
+  if (auto w = util::write_file_atomic(stage / "bin/srun", util::replace_all(*srun, stage.string(), remote_dir)); !w)
+    return Unexpected(w.error());
+  auto bundle = bundle_directory(stage);
+  if (!bundle) return Unexpected(bundle.error());
+  auto packed = gzip_bytes(*bundle);
+  if (!packed) return Unexpected(packed.error());
+
+  const std::string base = job_prefix(request.task.job_id) + "/tasks/" + name;
+  const std::string& bucket = *m_options.bucket;
+  if (auto put = m_s3->put_object(bucket, base + "/bundle.sh.gz", *packed); !put)
+    return Unexpected("uploading the task bundle: " + put.error().to_string());
+
+  // Where the results come back to: the same names the local provider would write.
+  runtime::TaskIdentity local_id = id;
+  local_id.node_names = {"ec2"};
+  auto local_spec = runtime::make_task_spec(plan, local_id);
+  std::vector<std::pair<std::string, std::string>> outputs;  // remote path, local path
+  outputs.push_back({spec.stdio.output, local_spec.stdio.output});
+  if (spec.stdio.error && local_spec.stdio.error && *spec.stdio.error != spec.stdio.output)
+    outputs.push_back({*spec.stdio.error, *local_spec.stdio.error});
+
+  auto validity = url_validity(plan);
+  ManifestEntry entry;
+  entry.task_name = name;
+  auto sign = [&](const char* method, const std::string& key) -> Expected<std::string> {
+    auto url = presign_s3(*m_session, method, bucket, key, validity);
+    if (!url) return Unexpected(url.error().to_string());
+    return *url;
+  };
+  auto bundle_url = sign("GET", base + "/bundle.sh.gz");
+  auto marker_url = sign("PUT", marker_key(request));
+  auto log_url = sign("PUT", base + "/runtime.log");
+  if (!bundle_url || !marker_url || !log_url) return Unexpected("presigning URLs failed");
+  entry.bundle_url = *bundle_url;
+  entry.marker_url = *marker_url;
+  entry.log_url = *log_url;
+  std::string record;
+  for (const auto& [remote_path, local_path] : outputs) {
+    std::string rel = local_path.starts_with(plan.work_dir + "/") ? local_path.substr(plan.work_dir.size() + 1)
+                                                                   : "abs" + local_path;
+    std::string key = job_prefix(request.task.job_id) + "/output/" + rel;
+    auto url = sign("PUT", key);
+    if (!url) return Unexpected(url.error());
+    entry.outputs.push_back({remote_path, *url});
+    record += key + "\t" + local_path + "\n";
+  }
+  if (auto w = util::write_file_atomic(request.state_dir / k_task_record, record); !w) return Unexpected(w.error());
+  return entry;
+}
+
+std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<engine::LaunchRequest>& requests) {
+  std::vector<Expected<std::string>> results(requests.size(), Unexpected(std::string("not launched")));
+  if (requests.empty()) return results;
+  const Plan& plan = *requests.front().plan;
+  const std::uint64_t job_id = requests.front().task.job_id;
+  auto fail_all = [&](const std::string& why) {
+    for (auto& r : results) r = Unexpected(why);
+    return results;
+  };
+  if (!m_options.bucket) return fail_all("no S3 bucket (SPAWN_AWS_BUCKET)");
+  if (auto s = ensure_session(plan); !s) return fail_all(s.error());
+  auto ami = image(plan);
+  if (!ami) return fail_all(ami.error());
+
+  std::vector<Prepared> remaining;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto entry = prepare(requests[i]);
+    if (!entry) {
+      results[i] = Unexpected(entry.error());
+      continue;
+    }
+    remaining.push_back({i, std::move(*entry)});
+  }
+
+  const auto pools = rank_pools(plan.instance_types, zones(), plan.market, plan.spot_fallback_to_on_demand);
+  std::vector<std::string> tried;  // "c5.large/us-east-1a/spot: InsufficientInstanceCapacity"
+  std::optional<std::int64_t> backstop;
+  if (auto limit = plan.time_limit_seconds ? plan.time_limit_seconds : plan.ttl_seconds)
+    backstop = (*limit + m_options.backstop_grace_seconds + 59) / 60;
+
+  while (!remaining.empty()) {
+    auto pool = m_cooldown.first_available(pools, now_seconds());
+    if (!pool) {
+      std::vector<std::string> names;
+      for (const auto& p : pools) names.push_back(describe(p) + (m_cooldown.reason(p).empty() ? "" : " (" + m_cooldown.reason(p) + ")"));
+      for (const auto& p : remaining)
+        results[p.position] = Unexpected("no EC2 capacity: every pool failed recently: " + util::join(names, ", "));
+      break;
+    }
+    std::size_t take = std::min(remaining.size(), m_options.max_per_call);
+    std::vector<Prepared> batch(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
+    std::vector<ManifestEntry> entries;
+    std::vector<std::uint64_t> indices;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      batch[k].entry.launch_index = static_cast<std::uint32_t>(k);
+      entries.push_back(batch[k].entry);
+      indices.push_back(requests[batch[k].position].task.index);
+    }
+    const std::string token = "spawn-" + std::to_string(job_id) + "-" + random_hex(24);
+    const std::string manifest_key = job_prefix(job_id) + "/batches/" + token + ".manifest";
+    auto fail_batch = [&](const std::string& why) {
+      for (const auto& p : batch) results[p.position] = Unexpected(why);
+      remaining.erase(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
+    };
+    if (auto put = m_s3->put_object(*m_options.bucket, manifest_key, manifest_text(entries)); !put) {
+      fail_batch("uploading the manifest: " + put.error().to_string());
+      continue;
+    }
+    auto manifest_url = presign_s3(*m_session, "GET", *m_options.bucket, manifest_key, url_validity(plan));
+    if (!manifest_url) {
+      fail_batch("presigning the manifest: " + manifest_url.error().to_string());
+      continue;
+    }
+    BootstrapSettings settings;
+    settings.manifest_url = *manifest_url;
+    settings.backstop_minutes = backstop;
+    settings.spot_poll_seconds = m_options.spot_poll_seconds;
+    settings.log_sync_seconds = m_options.log_sync_seconds;
+    auto user_data = gzip_bytes(bootstrap_script(settings));
+    if (!user_data || user_data->size() > 16 * 1024) {
+      fail_batch(user_data ? "user data over 16 KB" : user_data.error());
+      continue;
+    }
+
+    // Recorded before the call: a supervisor that dies during RunInstances finds its instances by this token.
+    const std::string tried_text = util::join(tried, "; ");
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      auto& r = requests[batch[k].position];
+      std::string record = "client_token=" + token + "\nlaunch_index=" + std::to_string(k) + "\npool=" + describe(*pool) +
+                           "\ntried=" + tried_text + "\n";
+      (void)util::write_file_atomic(r.state_dir / k_launch_record, record);
+    }
+
+    RunInstancesRequest run;
+    run.image_id = *ami;
+    run.instance_type = pool->instance_type;
+    run.min_count = 1;
+    run.max_count = static_cast<int>(batch.size());
+    run.user_data = *user_data;
+    run.market = pool->market == Market::spot ? MarketType::spot : MarketType::on_demand;
+    run.client_token = token;
+    run.terminate_on_shutdown = true;
+    run.imdsv2_required = true;
+    run.availability_zone = pool->zone;
+    run.subnet_id = pool->subnet;
+    run.security_group_ids = m_options.security_groups;
+    run.key_name = m_options.key_pair;
+    run.iam_instance_profile = m_options.instance_profile;
+    run.root_volume_gib = m_options.root_volume_gib;
+    std::string task_list = compress_indices(indices);
+    run.tags = {{"spawn:job", std::to_string(job_id)},
+                {"spawn:task", task_list.size() > 250 ? task_list.substr(0, 247) + "..." : task_list},
+                {"spawn:batch", token},
+                {"spawn:managed", "true"},
+                {"Name", util::quote(plan.job_name).size() > 2 ? "spawn-" + std::to_string(job_id) + "-" + plan.job_name
+                                                                : "spawn-" + std::to_string(job_id)}};
+    auto reservation = m_ec2->run_instances(run);
+    if (!reservation) {
+      const auto& e = reservation.error();
+      if (e.is_capacity_error()) {
+        m_cooldown.fail(*pool, now_seconds(), e.code);
+        tried.push_back(describe(*pool) + ": " + e.code);
+        continue;
+      }
+      fail_batch("RunInstances on " + describe(*pool) + ": " + e.to_string() +
+                 (tried.empty() ? "" : " (before that: " + util::join(tried, "; ") + ")"));
+      continue;
+    }
+    std::map<int, std::string> by_index;
+    for (const auto& inst : reservation->instances) by_index[inst.launch_index] = inst.id;
+    std::size_t started = 0;
+    std::vector<Prepared> unfilled;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      auto it = by_index.find(static_cast<int>(k));
+      if (it == by_index.end()) {
+        unfilled.push_back(batch[k]);
+        continue;
+      }
+      results[batch[k].position] = it->second;
+      ++started;
+    }
+    remaining.erase(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
+    if (!unfilled.empty()) {
+      // A partial fill: this pool has no more for now; the rest go to the next pool.
+      std::string why = "partial fill (" + std::to_string(started) + " of " + std::to_string(batch.size()) + ")";
+      m_cooldown.fail(*pool, now_seconds(), why);
+      tried.push_back(describe(*pool) + ": " + why);
+      remaining.insert(remaining.begin(), unfilled.begin(), unfilled.end());
+    }
+  }
+  return results;
+}
+
+void AwsProvider::flush_terminations() {
+  if (m_to_terminate.empty() || !m_ec2) return;
+  auto ids = std::move(m_to_terminate);
+  m_to_terminate.clear();
+  auto r = m_ec2->terminate_instances(ids);
+  if (!r) m_to_terminate = ids;  // tried again on the next poll
+}
+
+void AwsProvider::refresh(std::uint64_t job_id) {
+  auto& snap = m_snapshots[job_id];
+  if (now_ms() - snap.at_ms < 1000) return;
+  snap.at_ms = now_ms();
+  auto markers = m_s3->list_objects(*m_options.bucket, job_prefix(job_id) + "/markers/");
+  if (markers) {
+    for (const auto& o : *markers) snap.markers.insert(o.key);
+  }
+  DescribeInstancesRequest d;
+  d.filters = {{"tag:spawn:job", {std::to_string(job_id)}}, {"tag:spawn:managed", {"true"}}};
+  auto instances = m_ec2->describe_instances(d);
+  if (instances) {
+    for (const auto& i : *instances) snap.instances[i.id] = i;
+  }
+}
+
+std::optional<std::string> AwsProvider::marker_text(const engine::LaunchRequest& r, bool from_snapshot) {
+  auto key = marker_key(r);
+  if (from_snapshot && !m_snapshots[r.task.job_id].markers.count(key)) return std::nullopt;
+  auto body = m_s3->get_object(*m_options.bucket, key);
+  if (!body) return std::nullopt;
+  return *body;
+}
+
+engine::TaskStatus AwsProvider::finished(const engine::LaunchRequest& r, const std::string& text) {
+  engine::TaskStatus status;
+  auto marker = runtime::parse_exit_marker(text);
+  if (!marker) {
+    status.state = TaskState::failed;
+    status.reason = "unreadable exit marker in S3: " + marker.error();
+    return status;
+  }
+  // The output files come home to the names the job asked for, as if it had run here.
+  if (auto record = util::read_file(r.state_dir / k_task_record)) {
+    for (const auto& line : util::split(*record, '\n')) {
+      auto tab = line.find('\t');
+      if (tab == std::string::npos) continue;
+      auto body = m_s3->get_object(*m_options.bucket, line.substr(0, tab));
+      if (!body) continue;
+      fs::path local = line.substr(tab + 1);
+      std::error_code ec;
+      fs::create_directories(local.parent_path(), ec);
+      (void)util::write_file_atomic(local, *body);
+    }
+  }
+  status.state = marker->state;
+  if (marker->state != TaskState::preempted) status.exit_code = marker->exit_code;
+  status.reason = marker->reason;
+  auto launch = read_record(r.state_dir / k_launch_record);
+  if (!launch["pool"].empty()) status.reason += "; on " + launch["pool"];
+  if (!launch["tried"].empty()) status.reason += " after " + launch["tried"];
+  return status;
+}
+
+engine::TaskStatus AwsProvider::poll(const engine::LaunchRequest& request, const std::string& handle) {
+  engine::TaskStatus running;
+  running.state = TaskState::running;
+  if (!m_session && request.plan && !ensure_session(*request.plan)) return running;
+  flush_terminations();
+  refresh(request.task.job_id);
+  if (auto text = marker_text(request, true)) return finished(request, *text);
+  auto& snap = m_snapshots[request.task.job_id];
+  auto it = snap.instances.find(handle);
+  if (it == snap.instances.end()) return running;
+  auto state = it->second.state;
+  if (state == InstanceState::pending || state == InstanceState::running) return running;
+  // Gone without a marker in the last listing: the marker may have landed since.
+  if (auto text = marker_text(request, false)) return finished(request, *text);
+  engine::TaskStatus status;
+  const auto& inst = it->second;
+  if (m_cancelled.count(handle)) {
+    status.state = TaskState::cancelled;
+    status.reason = "cancelled (instance " + handle + " terminated)";
+  } else if (inst.state_reason_code.find("Spot") != std::string::npos) {
+    status.state = TaskState::preempted;
+    status.reason = "spot instance " + handle + " reclaimed (" + inst.state_reason_code + ")";
+  } else {
+    status.state = TaskState::failed;  // no exit code: lost, re-queued when the job allows it
+    status.reason = "instance " + handle + " is " + to_string(state) + " without an exit status (" +
+                    (inst.state_reason_message.empty() ? inst.state_reason_code : inst.state_reason_message) + ")";
+  }
+  return status;
+}
+
+void AwsProvider::cancel(const engine::LaunchRequest&, const std::string& handle) {
+  if (handle.starts_with("i-")) {
+    m_to_terminate.push_back(handle);
+    m_cancelled.insert(handle);
+  }
+}
+
+Expected<std::optional<std::string>> AwsProvider::recover_launch(const engine::LaunchRequest& request) {
+  auto record = read_record(request.state_dir / k_launch_record);
+  // No record: the crash came before the batch was written down, so RunInstances was never called for it.
+  if (record["client_token"].empty()) return std::optional<std::string>();
+  if (auto s = ensure_session(*request.plan); !s) return Unexpected(s.error());
+  auto token = record["client_token"];
+  if (!m_by_token.count(token)) {
+    DescribeInstancesRequest d;
+    d.filters = {{"client-token", {token}}};
+    auto found = m_ec2->describe_instances(d);
+    if (!found) return Unexpected("looking up batch " + token + ": " + found.error().to_string());
+    m_by_token[token] = *found;
+  }
+  auto index = util::parse_int(record["launch_index"]);
+  for (const auto& inst : m_by_token[token])
+    if (index && inst.launch_index == *index) return std::optional<std::string>(inst.id);
+  return std::optional<std::string>();
+}
+
+} // namespace
+
+AwsOptions options_from_environment() {
+  AwsOptions o;
+  if (auto v = env_or("SPAWN_AWS_BUCKET"); !v.empty()) o.bucket = v;
+  o.prefix = env_or("SPAWN_AWS_PREFIX", o.prefix);
+  if (auto v = env_or("SPAWN_AWS_KEY_PAIR"); !v.empty()) o.key_pair = v;
+  for (const auto& s : util::split(env_or("SPAWN_AWS_SUBNETS"), ','))
+    if (!s.empty()) o.subnets.push_back(s);
+  for (const auto& s : util::split(env_or("SPAWN_AWS_SECURITY_GROUPS"), ','))
+    if (!s.empty()) o.security_groups.push_back(s);
+  if (auto v = env_or("SPAWN_AWS_INSTANCE_PROFILE"); !v.empty()) o.instance_profile = v;
+  if (auto v = util::parse_uint(env_or("SPAWN_AWS_ROOT_VOLUME_GIB"))) o.root_volume_gib = static_cast<int>(*v);
+  if (auto v = util::parse_uint(env_or("SPAWN_AWS_COOLDOWN_SECONDS"))) o.cooldown_seconds = static_cast<std::int64_t>(*v);
+  if (auto v = env_or("AWS_PROFILE"); !v.empty()) o.profile = v;
+  return o;
+}
+
+std::unique_ptr<engine::Provider> make_aws_provider(const AwsOptions& options) {
+  return std::make_unique<AwsProvider>(options);
+}
+
+} // namespace spawn::providers::aws
