@@ -87,6 +87,10 @@ public:
   // Steps until every task has ended, calling progress after each pass that changed something (and at least
   // every second); stop() asked from progress (or a signal handler) returns early, leaving the records consistent.
   Expected<void> run(const std::function<void(const Progress&)>& progress);
+  // Adds a provider for the tasks whose record names it (a hybrid job split between a cluster and a cloud); the
+  // constructor's provider runs every other task. Each provider has its own capacity; the array's throttle and
+  // max_concurrent bound the job as a whole. Call before recover().
+  void add_provider(Provider& provider) { m_providers[provider.name()] = &provider; }
   // Makes run() return after the current pass.
   void stop() { m_stop = true; }
 
@@ -106,12 +110,15 @@ private:
   Expected<void> poll_in_flight(const JobRecord& job);
   Expected<void> finish(const InFlight& task, const TaskStatus& status, bool cancelled);
   Expected<void> launch(const std::vector<TaskRecord>& tasks);
+  // The provider that runs this task (its record's, else the job's); nullptr when the record names one not given.
+  Provider* provider_for(const TaskRecord& task) const;
 
   Store& m_store;
   Provider& m_provider;
   JobRecord m_job;
   const Plan& m_plan;
   EngineOptions m_options;
+  std::map<std::string, Provider*> m_providers;    // by name, beside m_provider (add_provider)
   std::map<std::uint64_t, InFlight> m_in_flight;  // by index
   bool m_dependency_cleared = false;              // satisfied once: never evaluated again (as slurmctld)
   bool m_changed = false;

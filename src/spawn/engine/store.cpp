@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   start_time INTEGER,
   end_time INTEGER,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
+  provider TEXT,
   PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tasks_by_task_job_id ON tasks (task_job_id);
@@ -66,7 +67,7 @@ constexpr const char* k_job_columns =
     "nodes, supervisor_pid, cancel_requested";
 constexpr const char* k_task_columns =
     "job_id, idx, state, reason, exit_code, restart_count, handle, task_job_id, submit_time, launch_time, "
-    "start_time, end_time, cancel_requested, attempt";
+    "start_time, end_time, cancel_requested, attempt, provider";
 
 class Statement {
 public:
@@ -195,6 +196,7 @@ TaskRecord read_task(const Statement& s) {
   t.end_time = s.opt_i64(11);
   t.cancel_requested = s.i64(12) != 0;
   t.attempt = static_cast<std::uint32_t>(s.i64(13));
+  t.provider = s.opt_text(14);
   return t;
 }
 
@@ -232,6 +234,14 @@ Expected<Store> Store::open(const std::filesystem::path& path) {
   WriteTransaction tx(db);
   if (!tx.error().empty()) return Unexpected(context(path) + tx.error());
   if (auto r = exec(db, k_schema); !r) return Unexpected(context(path) + "cannot create the schema: " + r.error());
+  // Stores made before tasks had their own provider (hybrid jobs) gain the column; NULL means the job's provider.
+  {
+    Statement has(db, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'provider'");
+    if (has.step() != SQLITE_ROW) {
+      if (auto r = exec(db, "ALTER TABLE tasks ADD COLUMN provider TEXT"); !r)
+        return Unexpected(context(path) + "cannot add tasks.provider: " + r.error());
+    }
+  }
   if (auto r = tx.commit(); !r) return Unexpected(context(path) + r.error());
   return store;
 }
@@ -270,12 +280,17 @@ Expected<std::uint64_t> Store::create_job(const NewJob& job, std::int64_t now) {
   insert.bind(11, job.requeue).bind(12, static_cast<std::int64_t>(job.nodes));
   if (insert.step() != SQLITE_DONE) return Unexpected(context(m_path) + "cannot record the job: " + insert.error());
 
-  Statement task(m_db, "INSERT INTO tasks (job_id, idx, state, task_job_id, submit_time) VALUES (?,?,'PENDING',?,?)");
+  if (!job.task_providers.empty() && job.task_providers.size() != job.indices.size())
+    return Unexpected(context(m_path) + "job " + job.name + ": " + std::to_string(job.task_providers.size()) +
+                      " task providers for " + std::to_string(job.indices.size()) + " tasks");
+  Statement task(m_db, "INSERT INTO tasks (job_id, idx, state, task_job_id, submit_time, provider) "
+                       "VALUES (?,?,'PENDING',?,?,?)");
   Statement log(m_db, "INSERT INTO transitions (job_id, idx, time, from_state, to_state, reason, restart_count) "
                       "VALUES (?,?,?,'PENDING','PENDING','submitted',0)");
   for (std::uint64_t k = 0; k < count; ++k) {
     task.reset();
     task.bind(1, id).bind(2, job.indices[k]).bind(3, id + k).bind(4, now);
+    task.bind(5, job.task_providers.empty() ? std::optional<std::string>() : std::optional(job.task_providers[k]));
     if (task.step() != SQLITE_DONE) return Unexpected(context(m_path) + "cannot record the tasks: " + task.error());
   }
   // One log line for the whole submission keeps a 1,000,000-task array cheap to record.
@@ -336,6 +351,12 @@ Expected<std::vector<TaskRecord>> Store::live_tasks(std::uint64_t job_id) {
                         .c_str());
   s.bind(1, job_id);
   return collect<TaskRecord>(s, read_task, m_path);
+}
+
+Expected<std::vector<std::string>> Store::task_providers(std::uint64_t job_id) {
+  Statement s(m_db, "SELECT DISTINCT provider FROM tasks WHERE job_id = ? AND provider IS NOT NULL ORDER BY provider");
+  s.bind(1, job_id);
+  return collect<std::string>(s, [](const Statement& st) { return st.text(0); }, m_path);
 }
 
 Expected<std::vector<std::pair<TaskState, std::uint64_t>>> Store::state_counts(std::uint64_t job_id) {

@@ -30,6 +30,7 @@ struct NewJob {
   std::optional<std::string> dependency;  // as written ("afterok:12,singleton")
   bool is_array = false;
   std::vector<std::uint64_t> indices;     // array indices in increasing order; {0} for a single job
+  std::vector<std::string> task_providers;  // empty: every task on `provider`; else one name per index (hybrid)
   bool kill_on_invalid_dep = false;
   bool requeue = false;
   std::uint32_t nodes = 1;
@@ -64,6 +65,7 @@ struct TaskRecord {
   std::int64_t submit_time = 0;
   std::optional<std::int64_t> launch_time, start_time, end_time;
   bool cancel_requested = false;
+  std::optional<std::string> provider;  // the provider that runs it when not the job's (a hybrid job's split)
 };
 
 // One recorded change of state (the log; never rewritten).
@@ -120,6 +122,8 @@ public:
   Expected<std::vector<TaskRecord>> tasks(std::uint64_t job_id);
   // Tasks of a job that are not final (pending, launching, running, preempted), by index.
   Expected<std::vector<TaskRecord>> live_tasks(std::uint64_t job_id);
+  // The providers named by the job's tasks, beyond the job's own (a hybrid job's split), sorted; empty for most jobs.
+  Expected<std::vector<std::string>> task_providers(std::uint64_t job_id);
   // Counts of the job's tasks per state.
   Expected<std::vector<std::pair<TaskState, std::uint64_t>>> state_counts(std::uint64_t job_id);
   // The log of a job, oldest first.
