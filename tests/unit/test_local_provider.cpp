@@ -187,12 +187,20 @@ TEST_F(LocalProviderTest, TimeLimitSendsTheSignalToTheBatchShellThenTermThenKill
   EXPECT_EQ(status.exit_code, 137);
   EXPECT_EQ(status.reason, "time limit of 3 s reached (killed by signal 9)");
   auto out = work_file("slurm-41.out");
-  EXPECT_NE(out.find("got USR1 at 1\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("slurmstepd-" + short_hostname() + ": error: *** JOB 41 ON "), std::string::npos) << out;
+  // USR1 comes 2 s before the limit of 3 s (the shell's own clock may have started a little late on a busy
+  // machine: at most 2 of its seconds have passed), then the limit message, then TERM; SIGKILL ends it.
+  auto usr1 = out.find("got USR1 at ");
+  ASSERT_NE(usr1, std::string::npos) << out;
+  EXPECT_LE(std::stoi(out.substr(usr1 + 12)), 2) << out;
+  auto limit = out.find("slurmstepd-" + short_hostname() + ": error: *** JOB 41 ON ");
+  EXPECT_NE(limit, std::string::npos) << out;
   EXPECT_NE(out.find(" DUE TO TIME LIMIT ***\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("got TERM\n"), std::string::npos) << out;
+  auto term = out.find("got TERM\n");
+  EXPECT_NE(term, std::string::npos) << out;
+  EXPECT_LT(usr1, limit) << out;
+  EXPECT_LT(limit, term) << out;
   EXPECT_GE(elapsed, 3.9);
-  EXPECT_LT(elapsed, 6.0);
+  EXPECT_LT(elapsed, 20.0);  // a bound for a busy machine; the order above is what the test is about
 }
 
 TEST_F(LocalProviderTest, SignalWithoutBatchFlagReachesOnlyTheSteps) {
