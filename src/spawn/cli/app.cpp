@@ -22,8 +22,11 @@ const std::vector<Command>& commands() {
        "write the job as a spawn parameter file to read, edit and `spawn launch --param-file`", cmd_slurm_convert},
       {"slurm submit",
        "[SBATCH OPTIONS] SCRIPT [ARGS] [--config FILE] [--provider local|aws|slurm] [--dependency SPEC] [--detach] "
-       "[--dry-run] [--yes] [--json]",
-       "run the job as Slurm would (on this machine by default); exits 0 only if every task succeeded",
+       "[--dry-run] [--yes] [--json] [--hybrid (--cloud-share F | --deadline D | --budget USD [--deadline D]) "
+       "[--cloud-provider aws|local]]",
+       "run the job as Slurm would (on this machine by default, or on the Slurm cluster with --provider slurm); "
+       "--hybrid splits an array between the cluster and a cloud under one job id; exits 0 only if every task "
+       "succeeded",
        cmd_slurm_submit},
       {"launch",
        "--param-file FILE | --count N [--instance-type T] [--mpi] [--spot] [--ttl 4h] [--provider P] -- COMMAND... "
@@ -35,6 +38,10 @@ const std::vector<Command>& commands() {
       {"logs", "JOB[_INDEX] [--follow] [--stderr]", "the output file of a task", cmd_logs},
       {"cancel", "JOB[_INDEX]...", "stop a job or one of its tasks (pending ones never start)", cmd_cancel},
       {"wait", "JOB", "block until the job ends; exit status as `sbatch --wait`", cmd_wait},
+      {"cost", "JOB [--json]",
+       "a --hybrid job's cost on each side, per task and in all: estimated at submission, spent after the run "
+       "(task runtimes x institutional rates or cloud prices)",
+       cmd_cost},
       {"resume", "JOB [--foreground]",
        "drive a job again from its records (after its supervisor died); detached unless --foreground", cmd_resume},
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "

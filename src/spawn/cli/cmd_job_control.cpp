@@ -14,6 +14,7 @@
 #include "engine/dependency.hpp"
 #include "engine/engine.hpp"
 #include "providers/registry.hpp"
+#include "providers/slurm/slurm_provider.hpp"
 #include "runtime/output_pattern.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
@@ -114,6 +115,7 @@ json task_json(const engine::TaskRecord& t, bool is_array) {
           {"exit_code", opt(t.exit_code)},
           {"restart_count", t.restart_count},
           {"handle", opt(t.handle)},
+          {"provider", opt(t.provider)},
           {"submit_time", t.submit_time},
           {"start_time", opt(t.start_time)},
           {"end_time", opt(t.end_time)}};
@@ -274,6 +276,15 @@ int cmd_logs(const std::vector<std::string>& args) {
   auto plan = load_plan(job);
   auto paths = runtime::stdio_paths(plan, pattern_context(job, *it));
   std::filesystem::path path = w.flags.count("--stderr") && paths.error ? *paths.error : paths.output;
+  if (it->provider.value_or(job.provider) == "slurm") {
+    // Slurm wrote it, under its own job ids: the path slurmctld recorded for the task.
+    auto dir = engine::job_directory(engine::data_home(), job.id) /
+               (std::to_string(it->ref.index) + "." + std::to_string(it->attempt));
+    auto slurm_path = providers::slurm::task_output_path(dir, w.flags.count("--stderr") > 0);
+    if (!slurm_path && !w.flags.count("--follow") && !w.flags.count("-f"))
+      throw Error("logs: task " + format_task_id(it->ref, job.is_array) + " has not started on the Slurm cluster yet");
+    if (slurm_path) path = *slurm_path;
+  }
   const auto id = format_task_id(it->ref, job.is_array);
   const bool follow = w.flags.count("--follow") || w.flags.count("-f");
   std::uintmax_t offset = 0;
@@ -327,10 +338,10 @@ int cmd_cancel(const std::vector<std::string>& args) {
     if (!lock) throw Error(lock.error());
     if (!*lock) continue;
     auto plan = load_plan(job);
-    auto provider = providers::make_provider(job.provider);
-    if (!provider) throw Error("job " + std::to_string(job.id) + ": " + provider.error());
     for (const auto& t : tasks_of(store, job.id)) {
       if (t.ref.index != *ref.index) continue;
+      auto provider = providers::make_provider(t.provider.value_or(job.provider));
+      if (!provider) throw Error("job " + std::to_string(job.id) + ": " + provider.error());
       if (t.state == TaskState::pending) {
         if (auto r = store.apply({{t.ref, TaskState::pending, TaskState::cancelled, "cancelled"}}, now_seconds()); !r)
           throw Error(r.error());

@@ -11,6 +11,7 @@
 #include "cli/plan_builder.hpp"
 #include "cli/job_driver.hpp"
 #include "cli/job_view.hpp"
+#include "cli/hybrid.hpp"
 #include "cli/slurm_args.hpp"
 #include "config/config.hpp"
 #include "config/values.hpp"
@@ -103,7 +104,7 @@ std::optional<std::string> paid_estimate(plan::Plan& p) {
 
 // Asks before spending money; refuses without a terminal unless --yes.
 void confirm_paid(const Plan& plan, const std::optional<std::string>& cost, bool yes) {
-  if (plan.provider == ProviderKind::local || yes) return;
+  if (plan.provider != ProviderKind::aws || yes) return;
   std::string what = std::string("provider ") + to_string(plan.provider) + " runs " + std::to_string(plan.task_count()) +
                      " task(s) on paid instances" + (cost ? ", estimated " + *cost : " (cost unknown: no --time)");
   if (!terminal_in_and_out())
@@ -152,15 +153,20 @@ int cmd_slurm_submit(const std::vector<std::string>& args) {
                         SpawnOption{"--dry-run", "", false}, SpawnOption{"--yes", "", false},
                         SpawnOption{"--json", "", false}})
     options.push_back(o);
+  for (const auto& o : hybrid_options()) options.push_back(o);
   auto parsed = parse_slurm_args("slurm submit", args, options);
   // --dependency after the script means what it means before it (sbatch's command line beats the script).
   if (auto dep = parsed.value("--dependency")) parsed.request.command_line.push_back("--dependency=" + *dep);
   auto built = build_plan(parsed, false);
+  if (parsed.has("--hybrid")) return submit_hybrid(built, parsed);
+  for (auto name : {"--cloud-share", "--deadline", "--budget", "--cloud-provider"})
+    if (parsed.has(name)) throw Error(std::string("slurm submit: ") + name + " is a --hybrid option");
   auto& p = built.plan;
-  if (p.run.provider != ProviderKind::local && built.selection_error)
+  // Instances and their cost matter on the paid cloud only (the cluster's sbatch chooses its own nodes).
+  if (p.run.provider == ProviderKind::aws && built.selection_error)
     throw Error(p.run.script_path + ": " + *built.selection_error);
   std::optional<std::string> cost;
-  if (p.run.provider != ProviderKind::local) cost = paid_estimate(p);
+  if (p.run.provider == ProviderKind::aws) cost = paid_estimate(p);
   RunOptions o{parsed.has("--dry-run"), parsed.has("--detach"), parsed.has("--json"), parsed.has("--yes")};
   return run_plan(std::move(p.run), o, cost);
 }

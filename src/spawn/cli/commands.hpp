@@ -18,5 +18,6 @@ int cmd_logs(const std::vector<std::string>& args);
 int cmd_cancel(const std::vector<std::string>& args);
 int cmd_wait(const std::vector<std::string>& args);
 int cmd_resume(const std::vector<std::string>& args);
+int cmd_cost(const std::vector<std::string>& args);
 
 } // namespace spawn::cli

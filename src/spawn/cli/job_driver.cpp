@@ -91,7 +91,7 @@ Plan load_plan(const engine::JobRecord& job) {
   return plan::plan_from_document(document, "job " + std::to_string(job.id));
 }
 
-std::uint64_t record_job(engine::Store& store, const Plan& plan) {
+std::uint64_t record_job(engine::Store& store, const Plan& plan, const std::vector<std::string>& task_providers) {
   if (plan.dependency) {
     auto unknown = engine::unknown_dependency_jobs(store, *plan.dependency);
     if (!unknown) throw Error(unknown.error());
@@ -108,6 +108,7 @@ std::uint64_t record_job(engine::Store& store, const Plan& plan) {
   if (plan.dependency && !plan.dependency->items.empty()) job.dependency = plan.dependency->spec;
   job.is_array = plan.array.has_value();
   job.indices = plan.array ? plan.array->indices() : std::vector<std::uint64_t>{0};
+  job.task_providers = task_providers;
   job.kill_on_invalid_dep = plan.kill_on_invalid_dep;
   job.requeue = plan.requeue;
   job.nodes = plan.nodes;
@@ -145,6 +146,17 @@ int supervise(std::uint64_t job_id, ProgressStyle style) {
   if (auto r = store.set_supervisor(job_id, ::getpid()); !r) throw Error(r.error());
 
   engine::Engine e(store, **provider, job, plan, {job_dir, now_seconds, 64});
+  // A hybrid job's tasks name their providers (the cluster's half and the cloud's).
+  auto named = store.task_providers(job_id);
+  if (!named) throw Error(named.error());
+  std::vector<std::unique_ptr<engine::Provider>> others;
+  for (const auto& name : *named) {
+    if (name == job.provider) continue;
+    auto other = providers::make_provider(name);
+    if (!other) throw Error("job " + std::to_string(job_id) + ": " + other.error());
+    others.push_back(std::move(*other));
+    e.add_provider(*others.back());
+  }
   if (auto r = e.recover(); !r) throw Error("job " + std::to_string(job_id) + ": " + r.error());
 
   g_stop_signal = 0;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/plan.hpp"
 #include "engine/store.hpp"
@@ -25,7 +26,8 @@ engine::JobRecord require_job(engine::Store& store, std::uint64_t id);
 Plan load_plan(const engine::JobRecord& job);
 
 // Records the plan as a new job (refusing dependencies on jobs spawn does not know, as sbatch does); its id.
-std::uint64_t record_job(engine::Store& store, const Plan& plan);
+// task_providers: one provider name per task (in index order) for a job split between providers (--hybrid).
+std::uint64_t record_job(engine::Store& store, const Plan& plan, const std::vector<std::string>& task_providers = {});
 
 enum class ProgressStyle { none, lines, bar };
 // Runs the job's supervisor in this process until every task ended (or SIGINT/SIGTERM); the exit status of

@@ -50,6 +50,35 @@ std::optional<fs::path> task_output_path(const fs::path& state_dir, bool stderr)
   return fs::path(std::string(util::trim(*text)));
 }
 
+std::optional<std::int64_t> parse_slurm_duration(const std::string& text) {
+  std::int64_t days = 0;
+  auto rest = text;
+  if (auto dash = rest.find('-'); dash != std::string::npos) {
+    auto d = util::parse_uint(rest.substr(0, dash));
+    if (!d) return std::nullopt;
+    days = static_cast<std::int64_t>(*d);
+    rest = rest.substr(dash + 1);
+  }
+  std::int64_t total = 0;
+  auto parts = util::split(rest, ':');
+  if (parts.empty() || parts.size() > 3) return std::nullopt;
+  for (const auto& p : parts) {
+    auto v = util::parse_uint(p);
+    if (!v) return std::nullopt;
+    total = total * 60 + static_cast<std::int64_t>(*v);
+  }
+  if (parts.size() == 2 && days == 0) return total;  // MM:SS
+  return days * 86400 + total;
+}
+
+std::optional<std::int64_t> task_runtime_seconds(const fs::path& state_dir) {
+  auto text = util::read_file(state_dir / k_runtime_file);
+  if (!text) return std::nullopt;
+  auto v = util::parse_int(util::trim(*text));
+  if (!v) return std::nullopt;
+  return *v;
+}
+
 namespace {
 
 struct Handle {
@@ -179,6 +208,9 @@ public:
       return it == record->end() ? std::string() : it->second;
     };
     auto o = outcome_of(get("JobState"), get("ExitCode"), get("Reason"));
+    if (o.state != TaskState::running)
+      if (auto run = parse_slurm_duration(get("RunTime")))
+        (void)util::write_file_atomic(request.state_dir / k_runtime_file, std::to_string(*run) + "\n");
     status.state = o.state;
     status.exit_code = o.exit_code;
     status.reason = o.reason;

@@ -18,6 +18,7 @@ inline constexpr const char* k_submitting_file = "slurm-submitting";  // written
 inline constexpr const char* k_handle_file = "slurm-job";             // "ARRAYJOBID_INDEX" (or "JOBID") after it
 inline constexpr const char* k_stdout_file = "slurm-stdout";          // StdOut path as slurmctld recorded it
 inline constexpr const char* k_stderr_file = "slurm-stderr";
+inline constexpr const char* k_runtime_file = "slurm-runtime";        // seconds the task ran (RunTime), once ended
 // In the job directory: sbatch options given on spawn's command line, one per line, passed before the script.
 inline constexpr const char* k_sbatch_options_file = "sbatch-options";
 
@@ -30,6 +31,11 @@ std::unique_ptr<engine::Provider> make_slurm_provider(const SlurmOptions& option
 // The output (or error, when stderr is true) file of a task the slurm provider ran, nullopt while unknown (the task
 // has not started in Slurm yet).
 std::optional<std::filesystem::path> task_output_path(const std::filesystem::path& state_dir, bool stderr);
+
+// How long a task the slurm provider ran took in Slurm (its RunTime once it ended), nullopt while unknown.
+std::optional<std::int64_t> task_runtime_seconds(const std::filesystem::path& state_dir);
+// scontrol's RunTime/TimeLimit text ("00:01:05", "1-02:03:04", "05:00") in seconds; nullopt for UNLIMITED and the like.
+std::optional<std::int64_t> parse_slurm_duration(const std::string& text);
 
 // "1,3,5-7": indices (increasing) as an --array= list.
 std::string array_list(const std::vector<std::uint64_t>& indices);
