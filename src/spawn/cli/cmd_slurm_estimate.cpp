@@ -1,6 +1,9 @@
 // spawn slurm estimate: which instance type would run the job, what it costs (spot and on-demand), how long it
 // takes, and how that compares with waiting in the cluster's queue.
+#include <chrono>
 #include <cmath>
+#include <ctime>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -16,6 +19,7 @@
 #include "config/values.hpp"
 #include "plan/plan.hpp"
 #include "plan/selection.hpp"
+#include "providers/slurm/cluster.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -111,9 +115,38 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
   auto institutional = catalog::institutional_cost(usage, rates);
   // On the cluster the tasks also run at most max_concurrent at a time; without a limit, all at once.
   std::int64_t cluster_run = est->waves * p.runtime_seconds->value;
+  // The queue wait: --queue-time on the command line when given; else measured with `sbatch --test-only` (no job is
+  // created) when a cluster is reachable; else the configured guess (queue_time).
+  std::optional<config::DurationRange> queue = settings.queue_time;
+  std::string queue_source = settings.queue_time ? std::string(settings.origin("queue_time")) : "";
+  std::optional<providers::slurm::TestOnly> measured;
+  std::int64_t test_latency_ms = 0;
+  std::string not_measured;
+  if (settings.origin("queue_time") == "command line") {
+    not_measured = "--queue-time given on the command line";
+  } else if (auto up = providers::slurm::reachable(); !up) {
+    not_measured = up.error();
+  } else {
+    auto probe = parsed.request.command_line;
+    probe.push_back("--dependency=");  // the job's own wait, whatever it would wait for
+    auto asked = std::chrono::steady_clock::now();
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto t = providers::slurm::test_only(job.script_path, probe, std::filesystem::current_path());
+    test_latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked).count();
+    if (!t) {
+      not_measured = t.error();
+    } else {
+      measured = *t;
+      auto wait = std::max<std::int64_t>(0, t->start_time - now);
+      queue = config::DurationRange{wait, wait};
+      char when[32];
+      std::time_t start = t->start_time;
+      std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::localtime(&start));
+      queue_source = "sbatch --test-only: start " + std::string(when) + " on " + t->nodes + " in partition " + t->partition;
+    }
+  }
   std::optional<catalog::QueueTimeRange> saved;
-  if (settings.queue_time)
-    saved = catalog::time_saved({settings.queue_time->min, settings.queue_time->max}, cluster_run, est->wall_seconds);
+  if (queue) saved = catalog::time_saved({queue->min, queue->max}, cluster_run, est->wall_seconds);
 
   const auto market = settings.market;
   auto chosen_cost = market == Market::spot ? est->spot_cost : est->on_demand_cost;
@@ -168,11 +201,16 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
     j["price_date"] = cat->snapshot_date();
     j["price_source"] = cat->origin();
     json cluster;
-    cluster["queue_time_seconds"] = settings.queue_time ? json::array({settings.queue_time->min, settings.queue_time->max}) : json(nullptr);
+    cluster["queue_time_seconds"] = queue ? json::array({queue->min, queue->max}) : json(nullptr);
     cluster["run_time_seconds"] = cluster_run;
     cluster["task_hours"] = std::round(static_cast<double>(task_seconds) / 360.0) / 10;
     cluster["cost_usd"] = institutional ? json(dollars(*institutional)) : json(nullptr);
-    cluster["source"] = settings.queue_time ? json(std::string(settings.origin("queue_time"))) : json(nullptr);
+    cluster["source"] = queue ? json(queue_source) : json(nullptr);
+    cluster["test_only"] = measured ? json{{"start_time", measured->start_time}, {"processors", measured->processors},
+                                           {"nodes", measured->nodes}, {"partition", measured->partition},
+                                           {"latency_ms", test_latency_ms}}
+                                    : json(nullptr);
+    cluster["not_measured"] = measured ? json(nullptr) : json(not_measured);
     cluster["time_saved_seconds"] = saved ? json::array({saved->min_seconds, saved->max_seconds}) : json(nullptr);
     j["cluster"] = cluster;
     j["assumptions"] = assumptions;
@@ -206,8 +244,9 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
                 span(est->billed_seconds_per_instance) + " billed at " + "$" + format_usd(choice.price_per_hour) + "/h)");
   }
   std::string cluster;
-  if (settings.queue_time) {
-    cluster = "queue " + config::format_duration_range(*settings.queue_time) + " (" + std::string(settings.origin("queue_time")) + "), ";
+  if (queue) {
+    cluster = "queue " + (queue->min == queue->max ? config::format_duration(queue->min) : config::format_duration_range(*queue)) +
+              " (" + queue_source + "), ";
   } else {
     cluster = "queue time unknown (set queue_time in the config or pass --queue-time 2h-24h), ";
   }
@@ -220,6 +259,7 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
     else cluster += "; cloud finishes between " + span(-lo) + " later and " + span(hi) + " sooner";
   }
   row("Cluster comparison:", cluster);
+  if (!measured) row("", "queue not measured: " + not_measured);
   std::cout << "Assumptions:\n";
   for (const auto& a : assumptions) std::cout << "  - " << a << "\n";
 
