@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Hybrid jobs against the real Slurm 22.05 of this machine (scripts/start-slurm.sh): the slurm provider, one job id
+split between the cluster (partition debug really runs jobs here) and the local provider standing in for the cloud,
+cancel across both halves, a dependency on a hybrid job, and queue waits measured with `sbatch --test-only`.
+
+Exits 77 (skipped) when Slurm is unreachable, unless SPAWN_TEST_SLURM=1 (then that is a failure).
+Each test runs with SPAWN_HOME in its own temporary directory; Slurm-side arrays stay small (the one-node cluster
+drains slowly) and every script asks for little memory so two tasks fit on the node at once.
+
+Usage: test_hybrid.py --spawn build/spawn [-k NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import slurmlib  # noqa: E402
+
+SPAWN = ""
+
+
+class Env:
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="spawn-hybrid-it-")
+        self.dir = Path(self.tmp.name)
+        os.chmod(self.dir, 0o755)
+        self.env = slurmlib.clean_environment({"SPAWN_HOME": str(self.dir / "home")})
+        self.env.pop("SPAWN_CONFIG", None)
+
+    def script(self, name: str, text: str) -> Path:
+        path = self.dir / name
+        path.write_text(text)
+        return path
+
+    def run(self, *args: str, check: bool = False, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+        r = subprocess.run([SPAWN, *args], cwd=self.dir, env=env or self.env, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"spawn {' '.join(args)}: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def status(self, job: int | str) -> dict:
+        return json.loads(self.run("status", str(job), "--json", check=True).stdout)
+
+    def wait_until(self, what, timeout: float = 240, step: float = 0.5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = what()
+            if value:
+                return value
+            time.sleep(step)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def expect(cond: bool, message: str) -> None:
+    if not cond:
+        raise AssertionError(message)
+
+
+def by_index(status: dict) -> dict[int, dict]:
+    return {t["index"]: t for t in status["tasks"]}
+
+
+ARRAY = """#!/bin/bash
+#SBATCH --time=2
+#SBATCH --mem=50M
+#SBATCH --array=0-5
+#SBATCH -o out-%a.txt
+echo "index=$SLURM_ARRAY_TASK_ID spawn=$SPAWN_JOB_ID"
+sleep 1
+[ $((SLURM_ARRAY_TASK_ID % 3)) = 2 ] && exit 4
+exit 0
+"""
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_hybrid_array_runs_on_both_sides() -> None:
+    e = Env()
+    e.script("a.sbatch", ARRAY)
+    t0 = time.time()
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local")
+    elapsed = time.time() - t0
+    expect(r.returncode == 4, f"exit {r.returncode} (the highest exit code is 4)\n{r.stdout}\n{r.stderr}")
+    plan_at = r.stdout.find("Hybrid plan for a.sbatch")
+    expect(0 <= plan_at < r.stdout.find("Submitted batch job 1"), f"the plan comes before the job: {r.stdout}")
+    expect("3 task(s) [0-2] with sbatch on partition debug" in r.stdout, r.stdout)
+    expect("3 task(s) [3-5] on local" in r.stdout, r.stdout)
+    s = e.status(1)
+    tasks = by_index(s)
+    for i in range(6):
+        t = tasks[i]
+        side = "slurm" if i < 3 else "local"
+        expect(t["provider"] == side, f"task {i} on {t['provider']}, expected {side}")
+        want = ("FAILED", 4) if i % 3 == 2 else ("COMPLETED", 0)
+        expect((t["state"], t["exit_code"]) == want, f"task {i}: {t}")
+        out = (e.dir / f"out-{i}.txt").read_text()
+        expect(out == f"index={i} spawn=1\n", f"out-{i}.txt: {out!r}")
+    # The cluster half is one real Slurm array holding exactly indices 0-2, marked with spawn's job id.
+    slurm_job = tasks[0]["handle"].split("_")[0]
+    expect(all(tasks[i]["handle"] == f"{slurm_job}_{i}" for i in range(3)), f"handles {[tasks[i]['handle'] for i in range(3)]}")
+    records = [rec for rec in slurmlib.show_job(slurm_job) if rec.get("ArrayTaskId", "").isdigit()]
+    expect(sorted(int(rec["ArrayTaskId"]) for rec in records) == [0, 1, 2], f"Slurm's tasks: {records}")
+    expect(all(rec["Comment"] == "spawn:1" for rec in records), "comment")
+    expect(next(rec for rec in records if rec["ArrayTaskId"] == "2")["ExitCode"] == "4:0", "Slurm's exit code")
+    # logs find each side's file; cost accounts for both.
+    expect(e.run("logs", "1_1", check=True).stdout == "index=1 spawn=1\n", "logs of a cluster task")
+    expect(e.run("logs", "1_4", check=True).stdout == "index=4 spawn=1\n", "logs of a cloud task")
+    cost = json.loads(e.run("cost", "1", "--json", check=True).stdout)
+    expect(cost["cluster"]["tasks"] == 3 and cost["cluster"]["ended"] == 3, f"cost: {cost['cluster']}")
+    expect(cost["cloud"]["tasks"] == 3 and cost["cloud"]["ended"] == 3, f"cost: {cost['cloud']}")
+    expect(all(t["runtime_seconds"] is not None and t["runtime_seconds"] >= 1 for t in cost["tasks"]), f"{cost['tasks']}")
+    print(f"      hybrid 3+3 array: {elapsed:.1f}s end to end")
+
+
+def test_cancel_across_both_halves() -> None:
+    e = Env()
+    e.script("a.sbatch", """#!/bin/bash
+#SBATCH --time=5
+#SBATCH --mem=50M
+#SBATCH --array=0-3
+#SBATCH -o out-%a.txt
+echo started
+sleep 300
+""")
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local",
+              "--detach", "--json", check=True)
+    job = json.loads(r.stdout)["job_id"]
+    # Wait for a cloud task to run and for the cluster half to be in Slurm.
+    e.wait_until(lambda: (e.dir / "out-2.txt").exists())
+    s = e.status(job)
+    slurm_job = by_index(s)[0]["handle"].split("_")[0]
+    expect(any(rec.get("JobState") in ("PENDING", "RUNNING") for rec in slurmlib.show_job(slurm_job)), "in Slurm")
+    t0 = time.time()
+    e.run("cancel", str(job), check=True)
+    expect(e.run("wait", str(job), timeout=200).returncode != 0, "a cancelled job does not succeed")
+    took = time.time() - t0
+    s = e.status(job)
+    expect(s["state"] == "CANCELLED", json.dumps(s))
+    expect(all(t["state"] == "CANCELLED" for t in s["tasks"]), json.dumps(s["tasks"]))
+    states = {rec.get("ArrayTaskId"): rec.get("JobState") for rec in slurmlib.show_job(slurm_job)}
+    expect(states and all(v == "CANCELLED" for v in states.values()), f"Slurm's records: {states}")
+    print(f"      cancel across both halves: {took:.1f}s")
+
+
+def test_dependency_on_a_hybrid_job() -> None:
+    e = Env()
+    e.script("a.sbatch", """#!/bin/bash
+#SBATCH --time=2
+#SBATCH --mem=50M
+#SBATCH --array=0-1
+sleep 2
+date +%s.%N > done-$SLURM_ARRAY_TASK_ID
+""")
+    e.script("b.sbatch", """#!/bin/bash
+date +%s.%N > b-started
+""")
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local",
+              "--detach", "--json", check=True)
+    a = json.loads(r.stdout)["job_id"]
+    b = json.loads(e.run("slurm", "submit", "--dependency", f"afterok:{a}", "b.sbatch", "--detach", "--json",
+                         check=True).stdout)["job_id"]
+    expect(e.run("wait", str(b), timeout=240).returncode == 0, "b runs once a has succeeded")
+    sa = e.status(a)
+    expect([t["provider"] for t in sa["tasks"]] == ["slurm", "local"], f"{sa['tasks']}")
+    expect(sa["state"] == "COMPLETED", json.dumps(sa))
+    started = float((e.dir / "b-started").read_text())
+    ended = max(float((e.dir / f"done-{i}").read_text()) for i in range(2))
+    expect(started >= ended, f"b started {started}, before a's last task ended {ended}")
+
+
+def test_test_only_estimates_read_and_used() -> None:
+    e = Env()
+    e.script("a.sbatch", ARRAY)
+    est = json.loads(e.run("slurm", "estimate", "a.sbatch", "--json", check=True).stdout)["cluster"]
+    expect(est["source"].startswith("sbatch --test-only: start "), f"{est}")
+    expect(est["test_only"]["partition"] == "debug" and est["test_only"]["processors"] >= 1, f"{est}")
+    wait = est["queue_time_seconds"]
+    expect(wait[0] == wait[1] and wait[0] >= 0, f"{est}")
+    print(f"      sbatch --test-only from estimate: {est['test_only']['latency_ms']} ms, queue wait {wait[0]} s")
+    # The hybrid plan uses the measured wait: the cluster keeps the tasks it finishes by the deadline, counted from
+    # the queue wait --test-only reported, its slots and the task runtime; the cloud takes the rest.
+    for deadline, runtime in (("2h", []), ("160s", ["--runtime", "60s"])):
+        plan = json.loads(e.run("slurm", "submit", "a.sbatch", "--hybrid", "--deadline", deadline, *runtime,
+                                "--cloud-provider", "local", "--dry-run", "--json", check=True).stdout)
+        c = plan["cluster"]
+        expect(c["queue_wait_source"] == "sbatch --test-only" and c["test_only"]["partition"] == "debug", f"{c}")
+        expect(c["slots"] >= 1 and c["partition_cpus"] >= 1, f"{c}")
+        limit, task = plan["deadline_seconds"], plan["task_seconds"]
+        k = 0
+        while k < 6 and c["queue_wait_seconds"] + task * ((k + 1 + c["slots"] - 1) // c["slots"]) <= limit:
+            k += 1
+        expect(c["indices"] == list(range(k)) and plan["cloud"]["indices"] == list(range(k, 6)),
+               f"deadline {deadline}: expected {k} on the cluster: {plan}")
+        print(f"      --deadline {deadline}, tasks of {task} s, queue {c['queue_wait_seconds']} s, {c['slots']} slots:"
+              f" {k} on the cluster, {6 - k} in the cloud (--test-only {c['test_only']['latency_ms']} ms)")
+    # No cluster: estimate says so and falls back; --hybrid refuses.
+    no_slurm = dict(e.env, PATH="/nonexistent")
+    r = e.run("slurm", "estimate", "a.sbatch", "--json", env=no_slurm, check=True)
+    est = json.loads(r.stdout)["cluster"]
+    expect(est["test_only"] is None and "no Slurm cluster reachable" in est["not_measured"], f"{est}")
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local",
+              env=no_slurm)
+    expect(r.returncode != 0 and "--hybrid: no Slurm cluster reachable" in r.stderr, r.stderr)
+
+
+def test_busy_cluster_queue_moves_work_to_the_cloud() -> None:
+    """A job holding every CPU of partition debug for up to 3 minutes: --test-only now reports a real wait, and a
+    deadline split sends to the cloud what the cluster would finish too late."""
+    e = Env()
+    e.script("a.sbatch", ARRAY)
+    blocker = e.script("blocker.sbatch", "#!/bin/bash\n#SBATCH --time=3\n#SBATCH --mem=50M\nsleep 175\n")
+    cpus = int(subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%C"], capture_output=True, text=True).stdout.split("/")[3])
+    sub = slurmlib.sbatch(blocker, ["-c", str(cpus), "-o", "/dev/null"], env=slurmlib.clean_environment(),
+                          cwd=e.dir, hold=False, partition="debug")
+    expect(sub.accepted, sub.stderr)
+    try:
+        e.wait_until(lambda: any(r.get("JobState") == "RUNNING" for r in slurmlib.show_job(sub.job_id)), timeout=240)
+        est = json.loads(e.run("slurm", "estimate", "a.sbatch", "--json", check=True).stdout)["cluster"]
+        wait = est["queue_time_seconds"][0]
+        expect(wait >= 60, f"a full node means a wait: {est}")
+        plan = json.loads(e.run("slurm", "submit", "a.sbatch", "--hybrid", "--deadline", "4m", "--runtime", "60s",
+                                "--cloud-provider", "local", "--dry-run", "--json", check=True).stdout)
+        c = plan["cluster"]
+        k = 0
+        while k < 6 and c["queue_wait_seconds"] + 60 * ((k + c["slots"]) // c["slots"]) <= 240:
+            k += 1
+        expect(c["queue_wait_seconds"] >= 60 and c["indices"] == list(range(k)), f"{plan}")
+        expect(plan["cloud"]["indices"] == list(range(k, 6)) and len(plan["cloud"]["indices"]) > 0, f"{plan}")
+        print(f"      busy cluster: --test-only wait {c['queue_wait_seconds']} s -> {k} on the cluster, {6 - k} in the cloud")
+    finally:
+        slurmlib.scancel(sub.job_id)
+
+
+def test_hybrid_policy_errors() -> None:
+    e = Env()
+    e.script("a.sbatch", ARRAY)
+    e.script("single.sbatch", "#!/bin/bash\n#SBATCH --time=1\ntrue\n")
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-provider", "local")
+    expect(r.returncode != 0 and "--hybrid needs a policy" in r.stderr, r.stderr)
+    r = e.run("slurm", "submit", "single.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local")
+    expect(r.returncode != 0 and "this job has no --array" in r.stderr, r.stderr)
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--deadline", "1h")
+    expect(r.returncode != 0 and "--cloud-share is a policy of its own" in r.stderr, r.stderr)
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--budget", "0", "--deadline", "30s", "--cloud-provider", "local")
+    expect(r.returncode != 0 and "cannot be met" in r.stderr, r.stderr)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def main() -> int:
+    global SPAWN
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spawn", required=True)
+    parser.add_argument("-k", default="")
+    args = parser.parse_args()
+    SPAWN = str(Path(args.spawn).resolve())
+    version = subprocess.run([SPAWN, "--version"], capture_output=True, text=True).stdout
+    if "slurm (not built yet)" in version or "local (not built yet)" in version:
+        print("skipped: the slurm or local provider is not built")
+        return slurmlib.EXIT_SKIP
+    if not slurmlib.ensure_slurm():
+        if os.environ.get("SPAWN_TEST_SLURM") == "1":
+            print("FAIL  Slurm is unreachable and SPAWN_TEST_SLURM=1")
+            return 1
+        print("skipped: Slurm is unreachable (scripts/start-slurm.sh starts it; SPAWN_TEST_SLURM=1 makes this a failure)")
+        return slurmlib.EXIT_SKIP
+    tests = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_") and args.k in name]
+    failed = 0
+    for name, fn in tests:
+        t0 = time.time()
+        try:
+            fn()
+            print(f"ok    {name} ({time.time() - t0:.1f}s)")
+        except Exception:
+            failed += 1
+            print(f"FAIL  {name} ({time.time() - t0:.1f}s)")
+            traceback.print_exc()
+    print(f"{len(tests) - failed}/{len(tests)} passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
