@@ -34,8 +34,6 @@ Unexpected got(std::string_view expected, std::string_view text) {
 // A codec reads and writes one value (or one list element) of a key: parse, format, json and its type in words.
 struct TextCodec { // a free-form name: non-empty, no spaces, no ',' or '=' (the list and map separators)
   using Value = std::string;
-  static constexpr std::string_view type = "name";
-  static constexpr std::string_view plural = "names";
   static Expected<Value> parse(std::string_view raw) {
     auto text = util::trim(raw);
     bool ok = !text.empty() && std::none_of(text.begin(), text.end(), [](char c) {
@@ -70,6 +68,23 @@ struct FamilyCodec : TextCodec {
   static constexpr std::string_view type = "instance family";
   static constexpr std::string_view plural = "instance families";
   static Expected<Value> parse(std::string_view raw) { return parse_family(raw); }
+};
+struct BucketCodec : TextCodec {
+  static constexpr std::string_view type = "S3 bucket name";
+};
+struct KeyPrefixCodec : TextCodec {
+  static constexpr std::string_view type = "S3 key prefix";
+};
+struct AwsNameCodec : TextCodec {
+  static constexpr std::string_view type = "name";
+};
+struct SubnetCodec : TextCodec {
+  static constexpr std::string_view type = "subnet id";
+  static constexpr std::string_view plural = "subnet ids";
+};
+struct SecurityGroupCodec : TextCodec {
+  static constexpr std::string_view type = "security group id";
+  static constexpr std::string_view plural = "security group ids";
 };
 struct BoolCodec {
   using Value = bool;
@@ -320,6 +335,7 @@ KeyDef make_key(std::string_view name, std::string_view summary, std::string_vie
 const std::vector<KeyDef>& table() {
   using S = Settings;
   using R = InstitutionalRate;
+  using A = AwsSettings;
   static const std::vector<KeyDef> rows = [] {
     std::vector<KeyDef> t = {
         make_key<ProviderCodec, &S::provider>("provider", "where tasks run: this machine, EC2, or a Slurm cluster"),
@@ -364,6 +380,21 @@ const std::vector<KeyDef>& table() {
                                                                      "what the cluster charges per GPU-hour"),
         make_key<DollarsCodec, &S::institutional_rate, &R::service_unit>("institutional_rate.service_unit",
                                                                          "what the cluster charges per service unit"),
+        make_key<BucketCodec, &S::aws, &A::bucket>("aws.bucket", "S3 bucket for AWS jobs' files, logs and exit codes",
+                                                   "(none)"),
+        make_key<KeyPrefixCodec, &S::aws, &A::prefix>("aws.prefix", "key prefix for spawn's objects in the bucket"),
+        make_key<AwsNameCodec, &S::aws, &A::key_pair>("aws.key_pair", "EC2 key pair for the instances", "(none)"),
+        make_key<SubnetCodec, &S::aws, &A::subnets>("aws.subnets", "subnets to launch in (their zones are the choice)",
+                                                    "(each zone's default subnet)"),
+        make_key<SecurityGroupCodec, &S::aws, &A::security_groups>("aws.security_groups",
+                                                                   "security groups for the instances",
+                                                                   "(the VPC's default group)"),
+        make_key<AwsNameCodec, &S::aws, &A::instance_profile>("aws.instance_profile",
+                                                              "IAM instance profile for the instances", "(none)"),
+        make_key<CountCodec<1>, &S::aws, &A::root_volume_gib>("aws.root_volume_gib", "root volume size in GiB",
+                                                              "(the AMI's size)"),
+        make_key<CountCodec<0>, &S::aws, &A::cooldown_seconds>(
+            "aws.cooldown_seconds", "seconds a (type, zone, market) that ran out of capacity is left alone"),
     };
     for (auto& row : t) {
       // #SPAWN --instance-type a,b (issue 4) and spawn's parameter files use the singular.

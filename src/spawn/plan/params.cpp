@@ -39,6 +39,8 @@ json duration(const std::optional<std::int64_t>& seconds) {
 
 // ---------------------------------------------------------------- reading: a value tree with lines
 
+struct Entry;
+
 struct Value {
   enum class Kind { null, scalar, list, map };
   Kind kind = Kind::null;
@@ -46,13 +48,21 @@ struct Value {
   bool quoted = false;  // a quoted scalar is always a string
   int line = 0;         // 1-based; 0 when unknown (JSON)
   std::vector<Value> items;                        // list
-  std::vector<std::pair<std::string, Value>> map;  // map, in file order
-  const Value* find(std::string_view key) const {
-    for (const auto& [k, v] : map)
-      if (k == key) return &v;
-    return nullptr;
-  }
+  std::vector<Entry> map;                          // map, in file order
+  const Value* find(std::string_view key) const;
 };
+
+// One key of a mapping (a named struct, not a pair: Value is still incomplete inside its own definition).
+struct Entry {
+  std::string key;
+  Value value;
+};
+
+const Value* Value::find(std::string_view key) const {
+  for (const auto& [k, v] : map)
+    if (k == key) return &v;
+  return nullptr;
+}
 
 Value from_yaml(const YAML::Node& node) {
   Value v;
@@ -72,7 +82,7 @@ Value from_yaml(const YAML::Node& node) {
     break;
   case YAML::NodeType::Map:
     v.kind = Value::Kind::map;
-    for (const auto& entry : node) v.map.emplace_back(entry.first.Scalar(), from_yaml(entry.second));
+    for (const auto& entry : node) v.map.push_back(Entry{entry.first.Scalar(), from_yaml(entry.second)});
     break;
   }
   return v;
@@ -83,7 +93,7 @@ Value from_json(const json& j) {
   if (j.is_null()) return v;
   if (j.is_object()) {
     v.kind = Value::Kind::map;
-    for (const auto& [k, item] : j.items()) v.map.emplace_back(k, from_json(item));
+    for (const auto& [k, item] : j.items()) v.map.push_back(Entry{k, from_json(item)});
   } else if (j.is_array()) {
     v.kind = Value::Kind::list;
     for (const auto& item : j) v.items.push_back(from_json(item));
@@ -782,11 +792,11 @@ spawn::Plan parse_param_file(std::string_view text, ParamFormat format, const st
         cell.kind = Value::Kind::scalar;
         cell.text = std::string(util::trim(cells[c]));
         cell.line = row.line;
-        row.map.emplace_back(header[c], std::move(cell));
+        row.map.push_back(Entry{header[c], std::move(cell)});
       }
       params.items.push_back(std::move(row));
     }
-    root.map.emplace_back("params", std::move(params));
+    root.map.push_back(Entry{"params", std::move(params)});
     return plan_from_value(root, name);
   }
   YAML::Node node;
