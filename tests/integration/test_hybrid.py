@@ -242,6 +242,45 @@ def test_busy_cluster_queue_moves_work_to_the_cloud() -> None:
         slurmlib.scancel(sub.job_id)
 
 
+def test_slurm_provider_alone_with_command_line_options() -> None:
+    e = Env()
+    e.script("a.sbatch", ARRAY.replace("--array=0-5", "--array=1-3"))
+    r = e.run("slurm", "submit", "--provider", "slurm", "-o", "cl-%a.txt", "a.sbatch")
+    expect(r.returncode == 4, f"exit {r.returncode}\n{r.stderr}")
+    s = e.status(1)
+    expect([(t["index"], t["state"], t["exit_code"], t["provider"]) for t in s["tasks"]] ==
+           [(1, "COMPLETED", 0, None), (2, "FAILED", 4, None), (3, "COMPLETED", 0, None)], json.dumps(s["tasks"]))
+    for i in (1, 2, 3):  # -o before the script beats the script's -o, as with sbatch
+        expect((e.dir / f"cl-{i}.txt").read_text() == f"index={i} spawn=1\n", f"cl-{i}.txt")
+        expect(not (e.dir / f"out-{i}.txt").exists(), "the script's -o is overridden")
+    expect(e.run("logs", "1_2", check=True).stdout == "index=2 spawn=1\n", "logs")
+
+
+def test_supervisor_crash_and_resume_runs_each_task_once() -> None:
+    """kill -9 of the supervisor while both halves run; `spawn resume` takes the Slurm tasks up again through their
+    recorded handles (and the local ones through theirs): every index runs exactly once."""
+    e = Env()
+    ledger = e.dir / "ledger"
+    e.script("a.sbatch", f"""#!/bin/bash
+#SBATCH --time=2
+#SBATCH --mem=50M
+#SBATCH --array=0-3
+#SBATCH -o /dev/null
+sleep 4
+echo "$SLURM_ARRAY_TASK_ID" >> {ledger}
+""")
+    r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local",
+              "--detach", "--json", check=True)
+    job = json.loads(r.stdout)["job_id"]
+    pid = e.wait_until(lambda: (lambda s: s["supervised"] and all(t["handle"] for t in s["tasks"]) and s["supervisor_pid"])(e.status(job)))
+    os.kill(pid, 9)
+    e.wait_until(lambda: not e.status(job)["supervised"], timeout=10, step=0.05)
+    e.run("resume", str(job), check=True)
+    expect(e.run("wait", str(job), timeout=240).returncode == 0, "wait after resume")
+    expect(sorted(int(w) for w in ledger.read_text().split()) == [0, 1, 2, 3], f"ledger: {ledger.read_text()!r}")
+    expect(all(t["state"] == "COMPLETED" for t in e.status(job)["tasks"]), "all completed")
+
+
 def test_hybrid_policy_errors() -> None:
     e = Env()
     e.script("a.sbatch", ARRAY)

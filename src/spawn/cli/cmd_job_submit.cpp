@@ -15,13 +15,16 @@
 #include "cli/slurm_args.hpp"
 #include "config/config.hpp"
 #include "config/values.hpp"
+#include "engine/engine.hpp"
 #include "plan/params.hpp"
 #include "plan/plan.hpp"
 #include "plan/selection.hpp"
 #include "providers/registry.hpp"
+#include "providers/slurm/slurm_provider.hpp"
 #include "runtime/environment.hpp"
 #include "slurm/grammar.hpp"
 #include "util/error.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace spawn::cli {
@@ -118,6 +121,7 @@ void confirm_paid(const Plan& plan, const std::optional<std::string>& cost, bool
 
 struct RunOptions {
   bool dry_run = false, detach = false, json = false, yes = false;
+  std::vector<std::string> sbatch_options = {};  // given before the script: the slurm provider passes them to sbatch
 };
 
 // The common tail of submit and launch: dry run, confirmation, check, record, drive.
@@ -133,6 +137,15 @@ int run_plan(Plan plan, const RunOptions& o, const std::optional<std::string>& c
   if (auto r = (*provider)->check(plan); !r) throw Error(plan.job_name + ": " + r.error());
   auto store = open_store();
   auto id = record_job(store, plan);
+  if (plan.provider == ProviderKind::slurm && !o.sbatch_options.empty()) {
+    auto job_dir = engine::job_directory(engine::data_home(), id);
+    std::error_code ec;
+    std::filesystem::create_directories(job_dir, ec);
+    if (auto w = util::write_file_atomic(job_dir / providers::slurm::k_sbatch_options_file,
+                                         util::join(o.sbatch_options, "\n") + "\n");
+        !w)
+      throw Error(w.error());
+  }
   if (o.detach) {
     auto pid = start_detached_supervisor(id);
     if (o.json) std::cout << dump_json({{"job_id", id}, {"supervisor_pid", pid}}) << "\n";
@@ -167,7 +180,8 @@ int cmd_slurm_submit(const std::vector<std::string>& args) {
     throw Error(p.run.script_path + ": " + *built.selection_error);
   std::optional<std::string> cost;
   if (p.run.provider == ProviderKind::aws) cost = paid_estimate(p);
-  RunOptions o{parsed.has("--dry-run"), parsed.has("--detach"), parsed.has("--json"), parsed.has("--yes")};
+  RunOptions o{parsed.has("--dry-run"), parsed.has("--detach"), parsed.has("--json"), parsed.has("--yes"),
+               parsed.request.command_line};
   return run_plan(std::move(p.run), o, cost);
 }
 
