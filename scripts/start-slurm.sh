@@ -163,12 +163,27 @@ until scontrol ping 2>/dev/null | grep -q 'is UP'; do
   sleep 0.5
 done
 state=""
+stuck_since=""
+cleared=0
 while :; do
   state=$(sinfo -h -n "$host" -o '%t' 2>/dev/null | head -n1)
   case $state in
     idle|mix|alloc|comp) break ;;
     drain*|down*|inval*) # a node left down/drained by an earlier run: bring it back once
       scontrol update NodeName="$host" State=RESUME >/dev/null 2>&1 || true ;;
+    unk*|*'#'|*'~'|pow*) # saved state from an earlier run can leave the real node UNKNOWN or powering up for good
+      stuck_since=${stuck_since:-$SECONDS}
+      if ((!cleared && SECONDS - stuck_since >= 20)); then
+        say "node $host is stuck in '$state': restarting slurmctld with -c (clears its saved job and node state)"
+        stop_daemon /run/slurmctld.pid slurmctld
+        /usr/sbin/slurmctld -c
+        cleared=1
+        deadline=$((SECONDS + 60))
+        until scontrol ping 2>/dev/null | grep -q 'is UP'; do
+          ((SECONDS < deadline)) || die "slurmctld -c does not answer 'scontrol ping' after 60 s"
+          sleep 0.5
+        done
+      fi ;;
   esac
   ((SECONDS < deadline)) || die "node $host is '$state', not idle, after 60 s (see /var/log/slurm/slurmd.log; sinfo -R)"
   sleep 0.5
