@@ -241,3 +241,16 @@ TEST_F(ConfigFile, ExampleMappingLoads) {
   EXPECT_GT(config.settings().institutional_rate.core_hour, 0);
   EXPECT_FALSE(config.profiles().empty());
 }
+
+TEST_F(ConfigFile, AwsKeysComeFromTheFileAndTheEnvironment) {
+  auto config = load("defaults:\n  aws:\n    bucket: lab-spawn\n    subnets: [subnet-a, subnet-b]\n"
+                     "partitions:\n  gpu:\n    aws:\n      root_volume_gib: 200\n");
+  EXPECT_EQ(config.settings().aws.bucket, "lab-spawn");
+  EXPECT_EQ(config.settings().origin("aws.bucket"), "mapping.yaml:3");
+  EXPECT_EQ(config.settings().aws.subnets, (std::vector<std::string>{"subnet-a", "subnet-b"}));
+  EXPECT_EQ(config.settings().aws.prefix, "spawn");
+  EXPECT_EQ(config.resolve({.partition = "gpu"}).aws.root_volume_gib, 200u);
+  auto env = load("defaults:\n  aws:\n    bucket: lab-spawn\n", {{"SPAWN_AWS_BUCKET", "other"}});
+  EXPECT_EQ(env.settings().aws.bucket, "other");
+  EXPECT_EQ(env.settings().origin("aws.bucket"), "SPAWN_AWS_BUCKET");
+}

@@ -28,6 +28,18 @@ struct InstitutionalRate {
   MicroDollars service_unit = 0;
 };
 
+// Where and how the AWS provider launches (keys "aws.*"; SPAWN_AWS_BUCKET and so on).
+struct AwsSettings {
+  std::optional<std::string> bucket;            // S3 bucket for task bundles, manifests, logs, markers
+  std::string prefix = "spawn";                 // key prefix inside the bucket
+  std::optional<std::string> key_pair;          // EC2 key pair name
+  std::vector<std::string> subnets;             // empty: the default subnet of each zone
+  std::vector<std::string> security_groups;     // empty: the VPC's default group
+  std::optional<std::string> instance_profile;  // IAM instance profile name
+  std::optional<std::uint32_t> root_volume_gib; // empty: the AMI's size
+  std::uint32_t cooldown_seconds = 600;         // a pool that ran out of capacity is left alone this long
+};
+
 // Every setting, one member per row of the key table (config/settings.cpp); the initialisers are the defaults.
 struct Settings {
   Provider provider = Provider::local;
@@ -55,6 +67,7 @@ struct Settings {
   Seconds boot_overhead = 90;
   std::optional<DurationRange> queue_time;
   InstitutionalRate institutional_rate;
+  AwsSettings aws;
 
   // Origin of every value that is not the default, by key name: "mapping.yaml:3", "SPAWN_REGION", "command line".
   std::map<std::string, std::string, std::less<>> origins;

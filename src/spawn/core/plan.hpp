@@ -85,6 +85,16 @@ struct Plan {
   std::optional<std::int64_t> ttl_seconds;
   std::optional<std::uint64_t> max_concurrent;  // nullopt: all at once (within the provider's capacity)
   std::vector<StagePath> stage_in, stage_out;
+  // The config's aws.* keys that were set (nullopt/empty: not set; the provider keeps its own default).
+  struct Aws {
+    std::optional<std::string> bucket, prefix, key_pair, instance_profile;
+    std::vector<std::string> subnets, security_groups;
+    std::optional<std::uint64_t> root_volume_gib, cooldown_seconds;
+    bool empty() const {
+      return !bucket && !prefix && !key_pair && !instance_profile && subnets.empty() && security_groups.empty() &&
+             !root_volume_gib && !cooldown_seconds;
+    }
+  } aws;
   std::map<std::string, std::string> environment;  // extra variables every task gets
   // Per-task values of a parameter file (index -> name -> value); they reach that task as environment variables.
   std::map<std::uint64_t, std::map<std::string, std::string>> task_values;

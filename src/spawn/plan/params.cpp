@@ -213,7 +213,9 @@ const std::vector<std::string_view> k_job_keys = {
 const std::vector<std::string_view> k_default_keys = {
     "provider", "region", "spot", "spot_fallback_to_on_demand", "instance_type", "instance_types", "ami", "container",
     "ttl", "max_concurrent", "count", "mpi", "vcpus", "memory_mib", "whole_node_memory", "gpus", "gpu_type",
-    "exclusive", "environment", "staging", "command"};
+    "exclusive", "environment", "staging", "command", "aws"};
+const std::vector<std::string_view> k_aws_keys = {"bucket", "prefix", "key_pair", "subnets", "security_groups",
+                                                  "instance_profile", "root_volume_gib", "cooldown_seconds"};
 const std::vector<std::string_view> k_top_keys = {"format", "job", "defaults", "params", "grid", "modules",
                                                   "unsupported", "cluster_paths", "script"};
 // Keys of spawn's launcher that only make sense for the whole job; a parameter row may not set them.
@@ -331,6 +333,20 @@ spawn::Plan plan_from_value(const Value& root, const std::string& name) {
   }
   plan.ami = r.string(dfield("ami"), dpath("ami"));
   plan.container = r.string(dfield("container"), dpath("container"));
+  if (const Value* aws = dfield("aws"); aws && aws->kind != Value::Kind::null) {
+    if (aws->kind != Value::Kind::map) r.fail(*aws, "defaults.aws", "expected a mapping");
+    r.check_keys(*aws, "defaults.aws", k_aws_keys);
+    auto afield = [&](std::string_view key) { return aws->find(key); };
+    auto apath = [](std::string_view key) { return "defaults.aws." + std::string(key); };
+    plan.aws.bucket = r.string(afield("bucket"), apath("bucket"));
+    plan.aws.prefix = r.string(afield("prefix"), apath("prefix"));
+    plan.aws.key_pair = r.string(afield("key_pair"), apath("key_pair"));
+    plan.aws.subnets = r.strings(afield("subnets"), apath("subnets"));
+    plan.aws.security_groups = r.strings(afield("security_groups"), apath("security_groups"));
+    plan.aws.instance_profile = r.string(afield("instance_profile"), apath("instance_profile"));
+    plan.aws.root_volume_gib = r.count(afield("root_volume_gib"), apath("root_volume_gib"), 1);
+    plan.aws.cooldown_seconds = r.count(afield("cooldown_seconds"), apath("cooldown_seconds"));
+  }
   plan.ttl_seconds = r.seconds(dfield("ttl"), dpath("ttl"));
   plan.max_concurrent = r.count(dfield("max_concurrent"), dpath("max_concurrent"), 1);
   if (auto count = r.count(dfield("count"), dpath("count"), 1)) {
@@ -679,6 +695,18 @@ nlohmann::ordered_json plan_to_document(const spawn::Plan& plan) {
   for (const auto& s : plan.stage_in) staging["in"].push_back({{"source", s.source}, {"destination", s.destination}});
   for (const auto& s : plan.stage_out) staging["out"].push_back({{"source", s.source}, {"destination", s.destination}});
   d["staging"] = staging;
+  if (!plan.aws.empty()) { // only what the config set, so plans without AWS settings read as before
+    json aws = json::object();
+    if (plan.aws.bucket) aws["bucket"] = *plan.aws.bucket;
+    if (plan.aws.prefix) aws["prefix"] = *plan.aws.prefix;
+    if (plan.aws.key_pair) aws["key_pair"] = *plan.aws.key_pair;
+    if (!plan.aws.subnets.empty()) aws["subnets"] = plan.aws.subnets;
+    if (!plan.aws.security_groups.empty()) aws["security_groups"] = plan.aws.security_groups;
+    if (plan.aws.instance_profile) aws["instance_profile"] = *plan.aws.instance_profile;
+    if (plan.aws.root_volume_gib) aws["root_volume_gib"] = *plan.aws.root_volume_gib;
+    if (plan.aws.cooldown_seconds) aws["cooldown_seconds"] = *plan.aws.cooldown_seconds;
+    d["aws"] = aws;
+  }
   doc["defaults"] = d;
 
   json params = json::array();

@@ -108,6 +108,14 @@ void fill_run_plan(Plan& plan, const Job& job, const config::Config& config, con
   run.spot_fallback_to_on_demand = settings.spot_fallback_to_on_demand;
   run.instance_types = settings.instance_types;
   run.ami = settings.ami;
+  if (settings.is_set("aws.bucket")) run.aws.bucket = settings.aws.bucket;
+  if (settings.is_set("aws.prefix")) run.aws.prefix = settings.aws.prefix;
+  if (settings.is_set("aws.key_pair")) run.aws.key_pair = settings.aws.key_pair;
+  if (settings.is_set("aws.subnets")) run.aws.subnets = settings.aws.subnets;
+  if (settings.is_set("aws.security_groups")) run.aws.security_groups = settings.aws.security_groups;
+  if (settings.is_set("aws.instance_profile")) run.aws.instance_profile = settings.aws.instance_profile;
+  if (settings.is_set("aws.root_volume_gib")) run.aws.root_volume_gib = settings.aws.root_volume_gib;
+  if (settings.is_set("aws.cooldown_seconds")) run.aws.cooldown_seconds = settings.aws.cooldown_seconds;
   run.container = settings.container ? settings.container : job.container;
   run.ttl_seconds = settings.ttl ? settings.ttl : run.time_limit_seconds;
   if (plan.max_concurrent) run.max_concurrent = plan.max_concurrent->value;

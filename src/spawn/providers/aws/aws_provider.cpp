@@ -121,8 +121,9 @@ public:
                         " nodes; multi-node jobs on AWS are not supported yet (run it with --provider local)");
     if (plan.instance_types.empty())
       return Unexpected("no instance type fits job " + util::quote(plan.job_name) + " (set instance_types)");
+    const_cast<AwsProvider*>(this)->adopt(plan);
     if (!m_options.bucket)
-      return Unexpected("no S3 bucket for AWS jobs: set SPAWN_AWS_BUCKET (spawn aws setup creates one)");
+      return Unexpected("no S3 bucket for AWS jobs: set aws.bucket in the config or SPAWN_AWS_BUCKET");
     auto* self = const_cast<AwsProvider*>(this);
     if (auto r = self->ensure_session(plan); !r) return r;
     auto credentials = m_session->credentials();
@@ -154,6 +155,8 @@ private:
     std::map<std::string, Instance> instances;
   };
 
+  // Takes the config's aws.* values the plan carries over the environment's (once, before the first call).
+  void adopt(const Plan& plan);
   Expected<void> ensure_session(const Plan& plan);
   Expected<std::string> image(const Plan& plan);
   std::vector<ZoneSubnet> zones();
@@ -173,6 +176,7 @@ private:
   engine::TaskStatus finished(const engine::LaunchRequest& r, const std::string& text);
 
   AwsOptions m_options;
+  bool m_adopted = false;
   Cooldown m_cooldown;
   std::shared_ptr<Session> m_session;
   std::unique_ptr<Ec2Client> m_ec2;
@@ -185,7 +189,25 @@ private:
   std::map<std::string, std::vector<Instance>> m_by_token;  // recover_launch: DescribeInstances once per token
 };
 
+void AwsProvider::adopt(const Plan& plan) {
+  if (m_adopted) return;
+  m_adopted = true;
+  const auto& a = plan.aws;
+  if (a.bucket) m_options.bucket = a.bucket;
+  if (a.prefix) m_options.prefix = *a.prefix;
+  if (a.key_pair) m_options.key_pair = a.key_pair;
+  if (!a.subnets.empty()) m_options.subnets = a.subnets;
+  if (!a.security_groups.empty()) m_options.security_groups = a.security_groups;
+  if (a.instance_profile) m_options.instance_profile = a.instance_profile;
+  if (a.root_volume_gib) m_options.root_volume_gib = static_cast<int>(*a.root_volume_gib);
+  if (a.cooldown_seconds) {
+    m_options.cooldown_seconds = static_cast<std::int64_t>(*a.cooldown_seconds);
+    m_cooldown = Cooldown(m_options.cooldown_seconds);
+  }
+}
+
 Expected<void> AwsProvider::ensure_session(const Plan& plan) {
+  adopt(plan);
   if (m_session) return {};
   SessionOptions options;
   options.profile = m_options.profile;
@@ -311,12 +333,13 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
   std::vector<Expected<std::string>> results(requests.size(), Unexpected(std::string("not launched")));
   if (requests.empty()) return results;
   const Plan& plan = *requests.front().plan;
+  adopt(plan);
   const std::uint64_t job_id = requests.front().task.job_id;
   auto fail_all = [&](const std::string& why) {
     for (auto& r : results) r = Unexpected(why);
     return results;
   };
-  if (!m_options.bucket) return fail_all("no S3 bucket (SPAWN_AWS_BUCKET)");
+  if (!m_options.bucket) return fail_all("no S3 bucket (aws.bucket or SPAWN_AWS_BUCKET)");
   if (auto s = ensure_session(plan); !s) return fail_all(s.error());
   auto ami = image(plan);
   if (!ami) return fail_all(ami.error());
@@ -515,6 +538,7 @@ engine::TaskStatus AwsProvider::finished(const engine::LaunchRequest& r, const s
 engine::TaskStatus AwsProvider::poll(const engine::LaunchRequest& request, const std::string& handle) {
   engine::TaskStatus running;
   running.state = TaskState::running;
+  if (request.plan) adopt(*request.plan);
   if (!m_session && request.plan && !ensure_session(*request.plan)) return running;
   flush_terminations();
   refresh(request.task.job_id);

@@ -30,7 +30,8 @@ struct AwsOptions {
   std::int64_t backstop_grace_seconds = 600;     // limit + this = `shutdown -h +N` (boot, kill wait, uploads)
 };
 
-// The options from the environment: SPAWN_AWS_BUCKET, SPAWN_AWS_PREFIX, SPAWN_AWS_KEY_PAIR, SPAWN_AWS_SUBNETS
+// The options from the environment (a job's plan carries the config's aws.* keys, which take their place):
+// SPAWN_AWS_BUCKET, SPAWN_AWS_PREFIX, SPAWN_AWS_KEY_PAIR, SPAWN_AWS_SUBNETS
 // (comma-separated), SPAWN_AWS_SECURITY_GROUPS, SPAWN_AWS_INSTANCE_PROFILE, SPAWN_AWS_ROOT_VOLUME_GIB,
 // SPAWN_AWS_COOLDOWN_SECONDS, AWS_PROFILE.
 AwsOptions options_from_environment();
