@@ -8,6 +8,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "engine/claim.hpp"
 #include "providers/local/local_provider.hpp"
 #include "providers/local/process.hpp"
 #include "providers/registry.hpp"
@@ -253,6 +254,47 @@ TEST_F(LocalProviderTest, TaskSurvivesItsLauncherAndANewProviderSeesItEnd) {
   EXPECT_EQ(status.state, TaskState::failed);
   EXPECT_EQ(status.exit_code, 4);
   EXPECT_EQ(work_file("slurm-41.out"), "done\n");
+}
+
+TEST_F(LocalProviderTest, RecoveryAfterACrashFindsTheHandleTheTaskClaimed) {
+  // The engine recorded LAUNCHING, launch() started the task, and the supervisor died before recording the handle:
+  // a new provider recovers the very handle launch() returned, and the task is not started again.
+  plan.script_text = "#!/bin/bash\nsleep 0.3\necho once >> ran.txt\n";
+  auto r = request();
+  std::string handle;
+  {
+    auto first = make_local_provider();
+    auto launched = first->launch(r);
+    ASSERT_TRUE(launched);
+    handle = *launched;
+  }
+  // Recovery comes after the task has begun (it claims its start as its first act).
+  for (int i = 0; i < 200 && !fs::exists(r.state_dir / "claim"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto second = make_local_provider();
+  auto recovered = second->recover_launch(r);
+  ASSERT_TRUE(recovered) << recovered.error();
+  ASSERT_TRUE(*recovered);
+  EXPECT_EQ(**recovered, handle);
+  EXPECT_EQ(wait_final(*second, r, handle).state, TaskState::completed);
+  EXPECT_EQ(work_file("ran.txt"), "once\n");
+}
+
+TEST_F(LocalProviderTest, AnAbandonedAttemptNeverRuns) {
+  // A recovering engine that takes the claim first ("abandoned") has given the attempt up: when its runtime starts
+  // late, it runs nothing and writes no exit status, so the task's new attempt is its only run.
+  plan.script_text = "#!/bin/bash\necho ran >> ran.txt\n";
+  auto r = request();
+  auto handle = launch(r);
+  EXPECT_EQ(wait_final(*provider, r, handle).state, TaskState::completed);
+  fs::remove(r.state_dir / "marker");
+  fs::remove(r.state_dir / "claim");
+  auto abandoned = engine::abandon_launch(r.state_dir);
+  ASSERT_TRUE(abandoned);
+  EXPECT_FALSE(*abandoned);
+  auto rc = std::system(("bash " + (r.state_dir / "runtime.sh").string() + " run " + r.state_dir.string() + " >/dev/null 2>&1").c_str());
+  EXPECT_EQ(rc, 0);
+  EXPECT_FALSE(fs::exists(r.state_dir / "marker"));
+  EXPECT_EQ(work_file("ran.txt"), "ran\n");
 }
 
 TEST_F(LocalProviderTest, RuntimeKilledWithoutMarkerIsFailedAndItsTaskIsKilled) {

@@ -118,6 +118,23 @@ rt_finish() { # state exit_code signal reason
   exit "$2"
 }
 
+# The start claim (engine/claim.hpp): when the provider asked for it (file uses-claim), the task's first act is to
+# create the file claim exclusively, holding its handle "PID:STARTTIME" (as the provider formats it). A recovering
+# engine that created it first ("abandoned") has given this attempt up: then nothing runs, nothing is written.
+rt_claim_start() {
+  [[ -e $rt_dir/uses-claim ]] || return 0
+  local stat rest start
+  local -a fields
+  stat=$(<"/proc/$$/stat")
+  rest=${stat##*) }           # the fields after the command name (which may hold spaces and parentheses)
+  read -r -a fields <<<"$rest" # fields[0] is field 3 (state): the start time, field 22, is fields[19]
+  start=${fields[19]}
+  if ! (set -C && printf '%s:%s\n' "$$" "$start" >"$rt_dir/claim") 2>/dev/null; then
+    echo "$(date +%FT%T) runtime $$: the attempt was abandoned by a recovering spawn before it started; not running"
+    exit 0
+  fi
+}
+
 rt_run() {
   rt_dir=$1
   rt_ending=""
@@ -128,6 +145,7 @@ rt_run() {
   trap rt_on_limit ALRM
   [[ -d $rt_dir && -f $rt_dir/settings ]] || rt_die "no task directory at '$rt_dir'"
   cd "$rt_dir" || rt_die "cannot enter '$rt_dir'"
+  rt_claim_start
   # shellcheck source=/dev/null
   . "$rt_dir/settings" || rt_die "cannot read $rt_dir/settings"
   mkdir -p "$rt_dir/steps" "$rt_dir/step-ids"

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "engine/claim.hpp"
 #include "providers/local/process.hpp"
 #include "runtime/environment.hpp"
 #include "runtime/task_dir.hpp"
@@ -96,7 +97,8 @@ public:
     fs::create_directories(dir, ec);
     if (ec) return Unexpected(dir.string() + ": cannot create the task directory: " + ec.message());
     // A directory reused for a new attempt must not carry the last attempt's outcome.
-    for (auto name : {runtime::k_marker_file, runtime::k_cancel_file, std::string_view("timeout"), runtime::k_batch_pid_file})
+    for (auto name : {runtime::k_marker_file, runtime::k_cancel_file, std::string_view("timeout"), runtime::k_batch_pid_file,
+                      std::string_view(engine::k_claim_file), std::string_view("uses-claim")})
       fs::remove(dir / name, ec);
     fs::remove_all(dir / "steps", ec);
     fs::remove_all(dir / "step-ids", ec);
@@ -113,6 +115,9 @@ public:
     auto written = runtime::write_task_dir(dir, spec, env);
     if (!written) return Unexpected(task_label(request) + ": " + written.error());
 
+    // The runtime takes the start claim first thing, so a crash between recording LAUNCHING and recording this
+    // handle is settled by Provider::recover_launch without running the task twice (engine/claim.hpp).
+    if (auto marked = engine::mark_uses_claim(dir); !marked) return Unexpected(task_label(request) + ": " + marked.error());
     auto command = runtime::runtime_command(dir);
     command[0] = bash_path();
     const char* path = std::getenv("PATH");
