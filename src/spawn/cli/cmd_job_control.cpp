@@ -1,4 +1,5 @@
 // The job commands: status (squeue-like), list, logs, cancel, wait, resume.
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <fstream>
@@ -238,6 +239,12 @@ int cmd_status(const std::vector<std::string>& args) {
 }
 
 int cmd_list(const std::vector<std::string>& args) {
+  if (std::find(args.begin(), args.end(), "--aws") != args.end()) { // spawn list --aws: as spawn aws list
+    std::vector<std::string> rest;
+    for (const auto& a : args)
+      if (a != "--aws") rest.push_back(a);
+    return cmd_aws_list(rest);
+  }
   auto w = parse_words("list", args, {"--json"});
   auto store = open_store();
   auto jobs = store.jobs();

@@ -19,5 +19,8 @@ int cmd_cancel(const std::vector<std::string>& args);
 int cmd_wait(const std::vector<std::string>& args);
 int cmd_resume(const std::vector<std::string>& args);
 int cmd_cost(const std::vector<std::string>& args);
+int cmd_aws_list(const std::vector<std::string>& args);
+int cmd_aws_cleanup(const std::vector<std::string>& args);
+int cmd_aws_policy(const std::vector<std::string>& args);
 
 } // namespace spawn::cli

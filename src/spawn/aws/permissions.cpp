@@ -1,0 +1,83 @@
+#include "aws/permissions.hpp"
+
+#include <map>
+
+namespace spawn::aws {
+
+const std::vector<Permission>& client_permissions() {
+  static const std::vector<Permission> table = {
+      {"RunInstances", "ec2:RunInstances", Scope::launch},
+      {"CreateTags", "ec2:CreateTags", Scope::tag_on_create},
+      {"TerminateInstances", "ec2:TerminateInstances", Scope::managed},
+      {"DescribeInstances", "ec2:DescribeInstances", Scope::any},
+      {"DescribeInstanceTypes", "ec2:DescribeInstanceTypes", Scope::any},
+      {"DescribeSpotPriceHistory", "ec2:DescribeSpotPriceHistory", Scope::any},
+      {"DescribeSubnets", "ec2:DescribeSubnets", Scope::any},
+      {"DescribeVpcs", "ec2:DescribeVpcs", Scope::any},
+      {"DescribeSecurityGroups", "ec2:DescribeSecurityGroups", Scope::any},
+      {"CreateSecurityGroup", "ec2:CreateSecurityGroup", Scope::any},
+      {"AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress", Scope::managed},
+      {"CreatePlacementGroup", "ec2:CreatePlacementGroup", Scope::any},
+      {"DeletePlacementGroup", "ec2:DeletePlacementGroup", Scope::managed},
+      {"GetParameter", "ssm:GetParameter", Scope::public_parameter},
+      {"GetProducts", "pricing:GetProducts", Scope::any},
+      {"GetCallerIdentity", "sts:GetCallerIdentity", Scope::none},
+      {"CreateBucket", "s3:CreateBucket", Scope::bucket},
+      {"ListObjectsV2", "s3:ListBucket", Scope::bucket},
+      {"PutObject", "s3:PutObject", Scope::objects},
+      {"GetObject", "s3:GetObject", Scope::objects},
+      {"HeadObject", "s3:GetObject", Scope::objects},
+      {"DeleteObjects", "s3:DeleteObject", Scope::objects},
+  };
+  return table;
+}
+
+namespace {
+
+using nlohmann::json;
+
+json actions(Scope scope, std::string_view service_prefix = {}) {
+  json out = json::array();
+  for (const auto& p : client_permissions()) {
+    if (p.scope != scope || (!service_prefix.empty() && !p.action.starts_with(service_prefix))) continue;
+    if (std::find(out.begin(), out.end(), json(p.action)) == out.end()) out.push_back(p.action);
+  }
+  return out;
+}
+
+} // namespace
+
+json user_policy(const PolicyInputs& in) {
+  const std::string ec2 = "arn:aws:ec2:" + in.region + ":*:";
+  const json managed_tag = {{"StringEquals", {{"aws:RequestTag/spawn:managed", "true"}}}};
+  json statements = json::array();
+  auto add = [&](std::string sid, json action, json resource, json condition = nullptr) {
+    if (action.empty()) return;
+    json s = {{"Sid", sid}, {"Effect", "Allow"}, {"Action", action}, {"Resource", resource}};
+    if (!condition.is_null()) s["Condition"] = condition;
+    statements.push_back(s);
+  };
+  add("SpawnDescribeAndPrices", actions(Scope::any), "*");
+  // RunInstances authorises every resource it touches; only the instance itself must be tagged spawn:managed.
+  add("SpawnLaunchTaggedInstances", actions(Scope::launch), ec2 + "instance/*", managed_tag);
+  add("SpawnLaunchResources", actions(Scope::launch),
+      json::array({ec2 + "image/*", ec2 + "subnet/*", ec2 + "network-interface/*", ec2 + "security-group/*",
+                   ec2 + "volume/*", ec2 + "key-pair/*", ec2 + "placement-group/*",
+                   ec2 + "spot-instances-request/*", "arn:aws:ec2:" + in.region + "::image/*"}));
+  add("SpawnTagOnCreate", actions(Scope::tag_on_create), ec2 + "*/*",
+      {{"StringEquals", {{"ec2:CreateAction", {"RunInstances", "CreateSecurityGroup", "CreatePlacementGroup"}}}}});
+  add("SpawnManagedOnly", actions(Scope::managed), ec2 + "*/*",
+      {{"StringEquals", {{"ec2:ResourceTag/spawn:managed", "true"}}}});
+  add("SpawnPublicAmiParameters", actions(Scope::public_parameter),
+      "arn:aws:ssm:" + in.region + "::parameter/aws/service/*");
+  const std::string bucket = "arn:aws:s3:::" + in.bucket;
+  add("SpawnBucket", actions(Scope::bucket), bucket,
+      {{"StringLikeIfExists", {{"s3:prefix", {in.prefix + "/*", in.prefix}}}}});
+  add("SpawnObjects", actions(Scope::objects), bucket + "/" + in.prefix + "/*");
+  if (in.instance_profile)
+    add("SpawnPassInstanceRole", json::array({"iam:PassRole"}), "arn:aws:iam::*:role/*",
+        {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}});
+  return {{"Version", "2012-10-17"}, {"Statement", statements}};
+}
+
+} // namespace spawn::aws
