@@ -631,7 +631,14 @@ std::string script_entry(const std::string& script) {
 
 } // namespace
 
-nlohmann::ordered_json plan_to_document(const spawn::Plan& plan) {
+namespace {
+json document(const spawn::Plan& plan, bool with_params);
+} // namespace
+
+nlohmann::ordered_json plan_to_document(const spawn::Plan& plan) { return document(plan, true); }
+
+namespace {
+json document(const spawn::Plan& plan, bool with_params) {
   json doc;
   doc["format"] = "spawn-parameter-file/1";
   json job;
@@ -710,14 +717,17 @@ nlohmann::ordered_json plan_to_document(const spawn::Plan& plan) {
   doc["defaults"] = d;
 
   json params = json::array();
+  if (!with_params) params = nullptr;  // written directly by write_param_file
   auto add_row = [&](std::uint64_t index) {
     json row = {{"index", index}};
     if (auto it = plan.task_values.find(index); it != plan.task_values.end())
       for (const auto& [k, v] : it->second) row[k] = v;
     params.push_back(std::move(row));
   };
-  if (plan.array) slurm::for_each_index(*plan.array, add_row);
-  else if (!plan.task_values.empty()) add_row(0);
+  if (with_params) {
+    if (plan.array) slurm::for_each_index(*plan.array, add_row);
+    else if (!plan.task_values.empty()) add_row(0);
+  }
   doc["params"] = params;
 
   json modules = json::array();
@@ -735,6 +745,29 @@ nlohmann::ordered_json plan_to_document(const spawn::Plan& plan) {
   return doc;
 }
 
+// The params lines of the YAML file, written straight from the array (a million tasks without a million objects).
+void write_params_yaml(std::ostringstream& out, const spawn::Plan& plan) {
+  auto row = [&](std::uint64_t index) {
+    auto it = plan.task_values.find(index);
+    if (it == plan.task_values.end()) {
+      out << "  - {index: " << index << "}\n";
+      return;
+    }
+    json values = {{"index", index}};
+    for (const auto& [k, v] : it->second) values[k] = v;
+    out << "  - " << flow(values) << "\n";
+  };
+  bool any = plan.array || !plan.task_values.empty();
+  if (!any) {
+    out << " []\n";
+    return;
+  }
+  out << "\n";
+  if (plan.array) slurm::for_each_index(*plan.array, row);
+  else row(0);
+}
+} // namespace
+
 spawn::Plan plan_from_document(const nlohmann::ordered_json& document, const std::string& origin) {
   return plan_from_value(from_json(document), origin);
 }
@@ -748,8 +781,8 @@ std::optional<ParamFormat> format_for(const std::filesystem::path& path) {
 }
 
 std::string write_param_file(const spawn::Plan& plan, ParamFormat format) {
-  auto doc = plan_to_document(plan);
-  if (format == ParamFormat::json) return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  if (format == ParamFormat::json) return plan_to_document(plan).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  auto doc = document(plan, false);
   if (format == ParamFormat::csv) throw Error("a parameter file is written as YAML or JSON; CSV is read only");
   std::ostringstream out;
   out << "# spawn parameter file, from " << plan.script_path << "\n"
@@ -764,11 +797,7 @@ std::string write_param_file(const spawn::Plan& plan, ParamFormat format) {
     emit(out, doc[section], 2);
   }
   out << "\nparams:";
-  if (doc["params"].empty()) out << " []\n";
-  else {
-    out << "\n";
-    for (const auto& row : doc["params"]) out << "  - " << flow(row) << "\n";
-  }
+  write_params_yaml(out, plan);
   for (const char* section : {"modules", "unsupported", "cluster_paths"}) {
     out << "\n" << section << ":";
     if (doc[section].empty()) {
