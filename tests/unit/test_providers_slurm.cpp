@@ -27,6 +27,17 @@ TEST(SlurmTestOnly, ReadsStartTimeProcessorsNodesAndPartition) {
   EXPECT_EQ(t->partition, "debug");
 }
 
+TEST(SlurmTestOnly, AStartBeyondTheHorizonIsAYearAway) {
+  // What 22.05 prints when the jobs ahead have no time limit.
+  auto before = static_cast<std::int64_t>(std::time(nullptr));
+  auto t = parse_test_only("sbatch: Job 6971 to start at 46940-08-07T06:25:33 using 1 processors on nodes vm in partition debug\n");
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_TRUE(t->beyond_horizon);
+  EXPECT_EQ(t->start_text, "46940-08-07T06:25:33");
+  EXPECT_GE(t->start_time, before + 365 * 86400);
+  EXPECT_EQ(t->partition, "debug");
+}
+
 TEST(SlurmTestOnly, NoStartTimeIsAnError) {
   EXPECT_EQ(parse_test_only("sbatch: error: Batch job submission failed: Invalid partition name specified\n").error(),
             "sbatch --test-only printed no start time: sbatch: error: Batch job submission failed: Invalid partition name specified");

@@ -139,10 +139,8 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
       measured = *t;
       auto wait = std::max<std::int64_t>(0, t->start_time - now);
       queue = config::DurationRange{wait, wait};
-      char when[32];
-      std::time_t start = t->start_time;
-      std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::localtime(&start));
-      queue_source = "sbatch --test-only: start " + std::string(when) + " on " + t->nodes + " in partition " + t->partition;
+      queue_source = "sbatch --test-only: start " + t->start_text + " on " + t->nodes + " in partition " + t->partition +
+                     (t->beyond_horizon ? ", beyond Slurm's horizon (jobs ahead have no time limit; counted as a year)" : "");
     }
   }
   std::optional<catalog::QueueTimeRange> saved;
@@ -206,7 +204,8 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
     cluster["task_hours"] = std::round(static_cast<double>(task_seconds) / 360.0) / 10;
     cluster["cost_usd"] = institutional ? json(dollars(*institutional)) : json(nullptr);
     cluster["source"] = queue ? json(queue_source) : json(nullptr);
-    cluster["test_only"] = measured ? json{{"start_time", measured->start_time}, {"processors", measured->processors},
+    cluster["test_only"] = measured ? json{{"start_time", measured->start_time}, {"start_text", measured->start_text},
+                                           {"beyond_horizon", measured->beyond_horizon}, {"processors", measured->processors},
                                            {"nodes", measured->nodes}, {"partition", measured->partition},
                                            {"latency_ms", test_latency_ms}}
                                     : json(nullptr);

@@ -161,9 +161,8 @@ int submit_hybrid(BuiltPlan& built, const SlurmArgs& args) {
   auto split = plan::split_array(in, request);
   if (!split) throw Error(script + ": --hybrid: " + split.error());
 
-  char start_text[32];
-  std::time_t start = test->start_time;
-  std::strftime(start_text, sizeof start_text, "%Y-%m-%dT%H:%M:%S", std::localtime(&start));
+  const std::string start_text =
+      test->start_text + (test->beyond_horizon ? " (beyond Slurm's horizon: jobs ahead have no time limit; counted as a year)" : "");
   json h;
   h["policy"] = request.policy == plan::SplitPolicy::share ? "share" : request.policy == plan::SplitPolicy::deadline ? "deadline" : "budget";
   h["why"] = split->why;
@@ -175,7 +174,7 @@ int submit_hybrid(BuiltPlan& built, const SlurmArgs& args) {
                   {"indices", split->cluster},
                   {"queue_wait_seconds", queue_wait},
                   {"queue_wait_source", "sbatch --test-only"},
-                  {"test_only", {{"start_time", start_text}, {"processors", test->processors}, {"nodes", test->nodes},
+                  {"test_only", {{"start_time", test->start_text}, {"beyond_horizon", test->beyond_horizon}, {"processors", test->processors}, {"nodes", test->nodes},
                                  {"partition", test->partition}, {"latency_ms", latency_ms}}},
                   {"partition_cpus", cpus->total},
                   {"slots", slots},

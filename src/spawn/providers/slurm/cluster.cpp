@@ -222,7 +222,15 @@ Expected<TestOnly> parse_test_only(const std::string& text) {
     if (at == std::string::npos) continue;
     auto words = util::split(line.substr(at + 13), ' ');
     TestOnly t;
-    auto when = words.empty() ? std::nullopt : parse_local_time(words[0]);
+    if (words.empty()) break;
+    t.start_text = words[0];
+    auto when = parse_local_time(words[0]);
+    auto year_digits = words[0].find('-');
+    if (!when && year_digits != std::string::npos && year_digits > 4 && util::parse_uint(words[0].substr(0, year_digits))) {
+      // Slurm's backfill horizon: a start it cannot foresee is printed as a date tens of millennia ahead.
+      t.beyond_horizon = true;
+      when = static_cast<std::int64_t>(std::time(nullptr)) + 365 * 86400;
+    }
     if (!when) break;
     t.start_time = *when;
     for (std::size_t i = 1; i + 1 < words.size(); ++i) {

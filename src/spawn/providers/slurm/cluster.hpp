@@ -49,6 +49,10 @@ SlurmOutcome outcome_of(const std::string& job_state, const std::string& exit_co
 // partition debug".
 struct TestOnly {
   std::int64_t start_time = 0;  // seconds since the epoch (the line is in this machine's local time)
+  std::string start_text;       // as printed
+  // Slurm printed a start beyond any horizon (year 46940: jobs ahead have no time limit); start_time is then a year
+  // from now, so a split treats the cluster as not starting in time.
+  bool beyond_horizon = false;
   std::uint32_t processors = 0;
   std::string nodes, partition;
 };
