@@ -151,6 +151,13 @@ json job_json(const engine::JobRecord& job, const std::vector<engine::TaskRecord
   return j;
 }
 
+// "slurm", or "slurm+local" for a job whose tasks run on several providers (--hybrid).
+std::string providers_of(engine::Store& store, const engine::JobRecord& job) {
+  auto named = store.task_providers(job.id);
+  if (!named || named->empty()) return job.provider;
+  return util::join(*named, "+");
+}
+
 engine::Progress progress_of(engine::Store& store, std::uint64_t id) {
   auto counts = store.state_counts(id);
   if (!counts) throw Error(counts.error());
@@ -261,7 +268,7 @@ int cmd_list(const std::vector<std::string>& args) {
     std::time_t t = job.submit_time;
     std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::localtime(&t));
     table.push_back({std::to_string(job.id), job.name, job.user, to_string(engine::job_state(p)),
-                     std::to_string(p.done()) + "/" + std::to_string(p.total()), when, job.provider});
+                     std::to_string(p.done()) + "/" + std::to_string(p.total()), when, providers_of(store, job)});
   }
   if (w.flags.count("--json")) std::cout << dump_json({{"jobs", out}}) << "\n";
   else print_table(table);
