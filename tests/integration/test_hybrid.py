@@ -244,12 +244,13 @@ def test_busy_cluster_queue_moves_work_to_the_cloud() -> None:
 
 def test_slurm_provider_alone_with_command_line_options() -> None:
     e = Env()
-    e.script("a.sbatch", ARRAY.replace("--array=0-5", "--array=1-3"))
+    e.script("a.sbatch", ARRAY.replace("--array=0-5", "--array=1-4").replace("exit 0", '[ "$SLURM_ARRAY_TASK_ID" = 4 ] && kill -9 $$\nexit 0'))
     r = e.run("slurm", "submit", "--provider", "slurm", "-o", "cl-%a.txt", "a.sbatch")
-    expect(r.returncode == 4, f"exit {r.returncode}\n{r.stderr}")
+    expect(r.returncode == 137, f"exit {r.returncode}\n{r.stderr}")
     s = e.status(1)
-    expect([(t["index"], t["state"], t["exit_code"], t["provider"]) for t in s["tasks"]] ==
-           [(1, "COMPLETED", 0, None), (2, "FAILED", 4, None), (3, "COMPLETED", 0, None)], json.dumps(s["tasks"]))
+    expect([(t["index"], t["state"], t["exit_code"], t["reason"], t["provider"]) for t in s["tasks"]] ==
+           [(1, "COMPLETED", 0, "exit 0", None), (2, "FAILED", 4, "exit 4", None), (3, "COMPLETED", 0, "exit 0", None),
+            (4, "FAILED", 137, "killed by signal 9", None)], json.dumps(s["tasks"]))
     for i in (1, 2, 3):  # -o before the script beats the script's -o, as with sbatch
         expect((e.dir / f"cl-{i}.txt").read_text() == f"index={i} spawn=1\n", f"cl-{i}.txt")
         expect(not (e.dir / f"out-{i}.txt").exists(), "the script's -o is overridden")
