@@ -269,7 +269,7 @@ TEST_F(LocalProviderTest, RecoveryAfterACrashFindsTheHandleTheTaskClaimed) {
     handle = *launched;
   }
   // Recovery comes after the task has begun (it claims its start as its first act).
-  for (int i = 0; i < 200 && !fs::exists(r.state_dir / "claim"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 3000 && !fs::exists(r.state_dir / "claim"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   auto second = make_local_provider();
   auto recovered = second->recover_launch(r);
   ASSERT_TRUE(recovered) << recovered.error();
