@@ -238,6 +238,17 @@ def test_busy_cluster_queue_moves_work_to_the_cloud() -> None:
         expect(c["queue_wait_seconds"] >= 60 and c["indices"] == list(range(k)), f"{plan}")
         expect(plan["cloud"]["indices"] == list(range(k, 6)) and len(plan["cloud"]["indices"]) > 0, f"{plan}")
         print(f"      busy cluster: --test-only wait {c['queue_wait_seconds']} s -> {k} on the cluster, {6 - k} in the cloud")
+        # Submitted behind the blocker, the cluster's half waits in Slurm's queue, and status says so.
+        r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "local",
+                  "--detach", "--json", check=True)
+        job = json.loads(r.stdout)["job_id"]
+        e.wait_until(lambda: all((t.get("slurm") or {}).get("state") == "PENDING" for t in e.status(job)["tasks"][:3]),
+                     timeout=60)
+        table = e.run("status", str(job), check=True).stdout
+        expect(any(line.startswith(f"{job}_0 ") and " PENDING " in line and "(Slurm " in line
+                   for line in table.splitlines()), table)
+        e.run("cancel", str(job), check=True)
+        expect(e.run("wait", str(job), timeout=120).returncode != 0, "cancelled")
     finally:
         slurmlib.scancel(sub.job_id)
 

@@ -60,6 +60,13 @@ std::string compress(const std::vector<std::uint64_t>& indices) {
   return util::join(parts, ",");
 }
 
+// Slurm's own state and reason of a task the slurm provider submitted (spawn says RUNNING from submission on).
+std::optional<std::pair<std::string, std::string>> slurm_view(const engine::JobRecord& job, const engine::TaskRecord& t) {
+  if (t.provider.value_or(job.provider) != "slurm" || !t.handle) return std::nullopt;
+  return providers::slurm::task_slurm_state(engine::job_directory(engine::data_home(), job.id) /
+                                            (std::to_string(t.ref.index) + "." + std::to_string(t.attempt)));
+}
+
 struct Row {
   std::string id, name, state, time, nodes, reason;
 };
@@ -79,6 +86,12 @@ std::vector<Row> job_rows(const engine::JobRecord& job, const std::vector<engine
   // Running tasks first (as squeue), then groups of consecutive tasks with the same state and reason.
   for (const auto& t : tasks) {
     if (t.state != TaskState::running && t.state != TaskState::launching) continue;
+    if (auto view = slurm_view(job, t); view && view->first == "PENDING") {
+      // Submitted, but waiting in the cluster's queue: shown as squeue would show it there.
+      rows.push_back({format_task_id(t.ref, job.is_array), job.name, "PENDING", "0:00", std::to_string(job.nodes),
+                      view->second + " (Slurm " + t.handle.value_or("") + ")"});
+      continue;
+    }
     rows.push_back({format_task_id(t.ref, job.is_array), job.name, to_string(t.state),
                     format_elapsed(t.start_time ? now - *t.start_time : 0), std::to_string(job.nodes), "None"});
   }
@@ -145,7 +158,11 @@ json job_json(const engine::JobRecord& job, const std::vector<engine::TaskRecord
               {"preempted", p.preempted}}}};
   if (tasks) {
     json list = json::array();
-    for (const auto& t : *tasks) list.push_back(task_json(t, job.is_array));
+    for (const auto& t : *tasks) {
+      auto entry = task_json(t, job.is_array);
+      if (auto view = slurm_view(job, t)) entry["slurm"] = {{"state", view->first}, {"reason", view->second}};
+      list.push_back(entry);
+    }
     j["tasks"] = list;
   }
   return j;

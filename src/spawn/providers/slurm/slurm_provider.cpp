@@ -71,6 +71,15 @@ std::optional<std::int64_t> parse_slurm_duration(const std::string& text) {
   return days * 86400 + total;
 }
 
+std::optional<std::pair<std::string, std::string>> task_slurm_state(const fs::path& state_dir) {
+  auto text = util::read_file(state_dir / k_state_file);
+  if (!text) return std::nullopt;
+  auto line = std::string(util::trim(*text));
+  auto space = line.find(' ');
+  if (line.empty()) return std::nullopt;
+  return std::pair(line.substr(0, space), space == std::string::npos ? std::string() : line.substr(space + 1));
+}
+
 std::optional<std::int64_t> task_runtime_seconds(const fs::path& state_dir) {
   auto text = util::read_file(state_dir / k_runtime_file);
   if (!text) return std::nullopt;
@@ -112,7 +121,13 @@ struct Snapshot {
   std::map<std::uint64_t, std::map<std::string, std::string>> tasks;  // started (or ended) tasks by index
   std::map<std::uint64_t, std::string> pending_reason;        // tasks still in the array's pending record
   std::optional<std::map<std::string, std::string>> single;   // a job that is not an array
+  // The array's own record once no task is left in it (ArrayTaskId=4294967294, NO_VAL - 1): cancelling every pending
+  // task at once ends it CANCELLED, and it then stands for each task without a record of its own.
+  std::optional<std::map<std::string, std::string>> rest;
 };
+
+// scontrol's ArrayTaskId of an array's record that holds no task any more.
+constexpr const char* k_no_array_task = "4294967294";
 
 class SlurmProvider final : public engine::Provider {
 public:
@@ -194,7 +209,12 @@ public:
     const std::map<std::string, std::string>* record = nullptr;
     if (h->index) {
       if (auto it = s.tasks.find(*h->index); it != s.tasks.end()) record = &it->second;
-      else if (s.pending_reason.count(*h->index)) return status;  // queued in Slurm
+      else if (auto p = s.pending_reason.find(*h->index); p != s.pending_reason.end()) {
+        note_state(request.state_dir, "PENDING", p->second);  // queued in Slurm
+        return status;
+      } else if (s.rest) {
+        record = &*s.rest;
+      }
     } else if (s.single) {
       record = &*s.single;
     }
@@ -207,6 +227,7 @@ public:
       auto it = record->find(key);
       return it == record->end() ? std::string() : it->second;
     };
+    note_state(request.state_dir, get("JobState"), get("Reason"));
     auto o = outcome_of(get("JobState"), get("ExitCode"), get("Reason"));
     if (o.state != TaskState::running)
       if (auto run = parse_slurm_duration(get("RunTime")))
@@ -281,6 +302,10 @@ private:
         s.single = rec;
         continue;
       }
+      if (task == k_no_array_task) {
+        s.rest = rec;
+        continue;
+      }
       auto indices = parse_array_task_ids(task);
       if (!indices) continue;
       if (indices->size() == 1 && task.find_first_of(",-%") == std::string::npos) s.tasks[indices->front()] = rec;
@@ -288,6 +313,15 @@ private:
         for (auto i : *indices) s.pending_reason[i] = rec["Reason"];
     }
     return m_snapshots[job] = std::move(s);
+  }
+
+  // Slurm's view of a task for `spawn status` (spawn's own state says RUNNING from submission on); written on change.
+  void note_state(const fs::path& dir, const std::string& state, const std::string& reason) {
+    auto text = state + " " + (reason.empty() ? "None" : reason);
+    auto& last = m_noted[dir.string()];
+    if (last == text) return;
+    last = text;
+    (void)util::write_file_atomic(dir / k_state_file, text + "\n");
   }
 
   // Where Slurm writes the task's output, once its own record exists (scontrol substitutes %A %a %j %u %x).
@@ -329,6 +363,7 @@ private:
 
   SlurmOptions m_options;
   std::map<std::string, Snapshot> m_snapshots;
+  std::map<std::string, std::string> m_noted;  // state dir -> last state written
   std::optional<std::int64_t> m_min_job_age;
 };
 

@@ -19,6 +19,7 @@ inline constexpr const char* k_handle_file = "slurm-job";             // "ARRAYJ
 inline constexpr const char* k_stdout_file = "slurm-stdout";          // StdOut path as slurmctld recorded it
 inline constexpr const char* k_stderr_file = "slurm-stderr";
 inline constexpr const char* k_runtime_file = "slurm-runtime";        // seconds the task ran (RunTime), once ended
+inline constexpr const char* k_state_file = "slurm-state";            // "PENDING Priority", "RUNNING None": Slurm's view
 // In the job directory: sbatch options given on spawn's command line, one per line, passed before the script.
 inline constexpr const char* k_sbatch_options_file = "sbatch-options";
 
@@ -31,6 +32,9 @@ std::unique_ptr<engine::Provider> make_slurm_provider(const SlurmOptions& option
 // The output (or error, when stderr is true) file of a task the slurm provider ran, nullopt while unknown (the task
 // has not started in Slurm yet).
 std::optional<std::filesystem::path> task_output_path(const std::filesystem::path& state_dir, bool stderr);
+
+// Slurm's state and reason of a task as last seen ("PENDING", "Priority"), nullopt before the first look.
+std::optional<std::pair<std::string, std::string>> task_slurm_state(const std::filesystem::path& state_dir);
 
 // How long a task the slurm provider ran took in Slurm (its RunTime once it ended), nullopt while unknown.
 std::optional<std::int64_t> task_runtime_seconds(const std::filesystem::path& state_dir);
