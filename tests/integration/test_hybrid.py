@@ -26,15 +26,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slurmlib  # noqa: E402
 
 SPAWN = ""
+ENVS: list["Env"] = []
 
 
 class Env:
     def __init__(self) -> None:
+        ENVS.append(self)
         self.tmp = tempfile.TemporaryDirectory(prefix="spawn-hybrid-it-")
         self.dir = Path(self.tmp.name)
         os.chmod(self.dir, 0o755)
         self.env = slurmlib.clean_environment({"SPAWN_HOME": str(self.dir / "home")})
         self.env.pop("SPAWN_CONFIG", None)
+
+    def close(self) -> None:
+        """Cancels what a failed test left running (detached supervisors, Slurm jobs), then removes the directory."""
+        try:
+            jobs = json.loads(self.run("list", "--json", timeout=60).stdout or '{"jobs": []}')["jobs"]
+            for j in jobs:
+                if j["state"] in ("PENDING", "RUNNING"):
+                    self.run("cancel", str(j["job_id"]), timeout=120)
+        except Exception:
+            traceback.print_exc()
+        self.tmp.cleanup()
 
     def script(self, name: str, text: str) -> Path:
         path = self.dir / name
@@ -338,6 +351,8 @@ def main() -> int:
             failed += 1
             print(f"FAIL  {name} ({time.time() - t0:.1f}s)")
             traceback.print_exc()
+        while ENVS:
+            ENVS.pop().close()
     print(f"{len(tests) - failed}/{len(tests)} passed")
     return 1 if failed else 0
 
