@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "core/plan.hpp"
 
 #include "providers/slurm/cluster.hpp"
 #include "providers/slurm/slurm_provider.hpp"
@@ -91,4 +96,44 @@ TEST(SlurmArrays, IndexListsBothWays) {
   EXPECT_EQ(parse_array_task_ids("0-6:2%3"), (std::vector<std::uint64_t>{0, 2, 4, 6}));
   EXPECT_EQ(parse_array_task_ids("1,3"), (std::vector<std::uint64_t>{1, 3}));
   EXPECT_FALSE(parse_array_task_ids("4294967294-1"));
+}
+
+namespace {
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "spawn-slurm-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+} // namespace
+
+TEST(SlurmRecoverLaunch, FromTheFilesBesideTheTask) {
+  TempDir dir;
+  auto provider = make_slurm_provider();
+  Plan plan;
+  plan.array = ArraySpec{};
+  engine::LaunchRequest request;
+  request.plan = &plan;
+  request.task = {7, 3};
+  request.state_dir = dir.path / "3.1";
+  std::filesystem::create_directories(request.state_dir);
+  // sbatch never ran: the task never started, so the engine may launch it again.
+  auto never = provider->recover_launch(request);
+  ASSERT_TRUE(never) << never.error();
+  EXPECT_FALSE(never->has_value());
+  // sbatch answered and the handle was written.
+  std::ofstream(request.state_dir / k_submitting_file) << "sbatch ...\n";
+  std::ofstream(request.state_dir / k_handle_file) << "6545_3\n";
+  auto known = provider->recover_launch(request);
+  ASSERT_TRUE(known) << known.error();
+  EXPECT_EQ(known->value_or(""), "6545_3");
+}
+
+TEST(SlurmDurations, RunTimeAndTimeLimitText) {
+  EXPECT_EQ(parse_slurm_duration("00:01:05"), 65);
+  EXPECT_EQ(parse_slurm_duration("1-02:03:04"), 93784);
+  EXPECT_EQ(parse_slurm_duration("05:00"), 300);
+  EXPECT_FALSE(parse_slurm_duration("UNLIMITED"));
 }
