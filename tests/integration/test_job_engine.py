@@ -289,7 +289,7 @@ exit 0
     counts: dict[int, int] = {}
     for word in ledger.read_text().split():
         counts[int(word)] = counts.get(int(word), 0) + 1
-    expect(counts == {i: 1 for i in range(n)}, f"each task exactly once: {counts}")
+    expect(counts == {i: 1 for i in range(n)}, f"each task exactly once: {counts}; {[(t['index'], t['state'], t['reason']) for t in e.status(job)['tasks'] if counts.get(t['index']) != 1]}")
     s = e.status(job)
     for t in s["tasks"]:
         want = "FAILED" if t["index"] % 7 == 3 else "COMPLETED"

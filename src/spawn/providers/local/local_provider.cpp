@@ -159,6 +159,13 @@ public:
     return status_of(lost);
   }
 
+  // launch() starts the runtime only after writing uses-claim: an attempt without it never started (the crash came
+  // before its turn in the launch group), so it may be launched again; with it, the start claim decides.
+  Expected<std::optional<std::string>> recover_launch(const engine::LaunchRequest& request) override {
+    if (!engine::uses_claim(fs::absolute(request.state_dir))) return std::optional<std::string>();
+    return engine::Provider::recover_launch(request);
+  }
+
   void cancel(const engine::LaunchRequest& request, const std::string& handle) override {
     const fs::path dir = fs::absolute(request.state_dir);
     // The request file first: a runtime that has not installed its handlers yet still sees it.
