@@ -306,6 +306,44 @@ echo "$SLURM_ARRAY_TASK_ID" >> {ledger}
     expect(all(t["state"] == "COMPLETED" for t in e.status(job)["tasks"]), "all completed")
 
 
+def test_hybrid_with_aws_as_the_cloud() -> None:
+    """The cloud half on the aws provider, against the local EC2+S3 endpoint (tests/aws_endpoint) that really runs
+    each instance's user data: one job id, the cluster's tasks in Slurm, the cloud's on instances."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws_endpoint"))
+    from endpoint import Config, Endpoint  # noqa: E402
+
+    e = Env()
+    key, secret, bucket = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "spawn-test-bucket"
+    ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1, minute_seconds=1.0,
+                         credentials={key: secret}), str(e.dir / "ep")).start()
+    try:
+        (e.dir / "ep" / "s3" / bucket).mkdir(parents=True)
+        env = {k: v for k, v in e.env.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret, AWS_REGION="us-east-1",
+                   AWS_ENDPOINT_URL=ep.url, SPAWN_AWS_BUCKET=bucket, SPAWN_INSTANCE_TYPES="c5.large,c5.xlarge",
+                   AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        e.script("a.sbatch", ARRAY.replace("--array=0-5", "--array=0-3"))
+        r = e.run("slurm", "submit", "a.sbatch", "--hybrid", "--cloud-share", "0.5", "--cloud-provider", "aws", "--yes",
+                  env=env)
+        expect(r.returncode == 4, f"exit {r.returncode} (task 2 exits 4)\n{r.stdout}\n{r.stderr}")
+        expect("2 task(s) [2-3] on aws (priced as c5.large" in r.stdout, r.stdout)
+        s = json.loads(e.run("status", "1", "--json", env=env, check=True).stdout)
+        expect([(t["index"], t["provider"], t["state"], t["exit_code"]) for t in s["tasks"]] ==
+               [(0, "slurm", "COMPLETED", 0), (1, "slurm", "COMPLETED", 0), (2, "aws", "FAILED", 4),
+                (3, "aws", "COMPLETED", 0)], json.dumps(s["tasks"]))
+        for i in range(4):
+            out = (e.dir / f"out-{i}.txt").read_text()
+            expect(out == f"index={i} spawn=1\n", f"out-{i}.txt: {out!r}")
+        instances = list(ep.instances.values())
+        expect(len(instances) == 2 and all(inst.tags.get("spawn:task") == "2-3" for inst in instances),
+               f"{[inst.tags for inst in instances]}")
+        e.wait_until(lambda: all(inst.state == "terminated" for inst in ep.instances.values()), timeout=30)
+        cost = json.loads(e.run("cost", "1", "--json", env=env, check=True).stdout)
+        expect(cost["cloud"]["ended"] == 2 and cost["cluster"]["ended"] == 2, f"{cost}")
+    finally:
+        ep.stop()
+
+
 def test_hybrid_policy_errors() -> None:
     e = Env()
     e.script("a.sbatch", ARRAY)
