@@ -150,7 +150,7 @@ sleep 300
               "--detach", "--json", check=True)
     job = json.loads(r.stdout)["job_id"]
     # Wait for a cloud task to run and for the cluster half to be in Slurm.
-    e.wait_until(lambda: (e.dir / "out-2.txt").exists())
+    e.wait_until(lambda: (e.dir / "out-2.txt").exists() and by_index(e.status(job))[0].get("handle"))
     s = e.status(job)
     slurm_job = by_index(s)[0]["handle"].split("_")[0]
     expect(any(rec.get("JobState") in ("PENDING", "RUNNING") for rec in slurmlib.show_job(slurm_job)), "in Slurm")
