@@ -132,6 +132,7 @@ class Instance:
             {k: v for k, v in self.scheduled_shutdown.items() if k != "timer"},
             "power_events": self.power_events, "package_requests": self.package_requests,
             "shutdown_behavior": self.shutdown_behavior, "placement_group": self.placement_group,
+            "security_groups": self.security_groups, "efa": self.efa,
             "user_data_bytes": len(self.user_data or b""),
             "sandbox": self.sandbox.status() if self.sandbox else None,
         }
@@ -452,6 +453,10 @@ class Endpoint:
         partial = self._consume("partial", lambda f: f.get("instance_type") in (None, itype))
         if partial:
             available = int(partial["available"])
+            # ignore_min_count: fewer instances than MinCount come back (EC2 promises otherwise; a client must still
+            # never run a cohort short).
+            if available < lo and partial.get("ignore_min_count"):
+                lo = available
             if available < lo:
                 raise AwsError(500, "InsufficientInstanceCapacity",
                                f"There is no {itype} capacity for {lo} instances in {zone} (only {available}).")
@@ -459,6 +464,15 @@ class Endpoint:
         granted = self.run_bucket.take_up_to(lo, hi)
         if granted == 0:
             raise AwsError(503, "RequestLimitExceeded", "Request limit exceeded.")
+        interfaces = self._structs(p, "NetworkInterface")
+        if interfaces and ("SubnetId" in p or "SecurityGroupId.1" in p):
+            raise AwsError(400, "InvalidParameterCombination", "Network interfaces and an instance-level subnet ID or "
+                           "security groups may not be specified on the same request")
+        efa = any(i.get("InterfaceType") == "efa" for i in interfaces)
+        if efa and not catalog.TYPES[itype].get("efa"):
+            raise AwsError(400, "InvalidParameterCombination", f"EFA interfaces are not supported on {itype}")
+        subnet = (interfaces[0].get("SubnetId") if interfaces else p.get("SubnetId")) or "subnet-" + zone[-1] * 8
+        groups = self._list(interfaces[0], "SecurityGroupId") if interfaces else self._list(p, "SecurityGroupId")
         user_data = base64.b64decode(p["UserData"]) if p.get("UserData") else None
         tags = {}
         for spec in self._structs(p, "TagSpecification"):
@@ -477,7 +491,7 @@ class Endpoint:
                     client_token=token or "", tags=dict(tags), user_data=user_data, spot=spot,
                     shutdown_behavior=p.get("InstanceInitiatedShutdownBehavior", "stop"), placement_group=group or "",
                     private_ip=f"{self.config.private_ip_prefix}.{n // 250}.{n % 250 + 2}", launch_time=now_iso(),
-                    subnet_id=p.get("SubnetId", "subnet-" + zone[-1] * 8), security_groups=self._list(p, "SecurityGroupId"),
+                    subnet_id=subnet, security_groups=groups, efa=efa,
                     iam_profile=p.get("IamInstanceProfile.Name"), http_tokens=p.get("MetadataOptions.HttpTokens", "optional"),
                     access_key=access_key)
                 self.instances[iid] = inst
@@ -663,7 +677,10 @@ class Endpoint:
         with self.lock:
             if name in self.placement_groups:
                 raise AwsError(400, "InvalidPlacementGroup.Duplicate", f"The Placement Group '{name}' already exists.")
-            self.placement_groups[name] = {"strategy": p.get("Strategy", "cluster")}
+            tags = {}
+            for spec in self._structs(p, "TagSpecification"):
+                tags.update({t["Key"]: t.get("Value", "") for t in self._structs(spec, "Tag")})
+            self.placement_groups[name] = {"strategy": p.get("Strategy", "cluster"), "tags": tags}
         return (f'<CreatePlacementGroupResponse xmlns="{EC2_NS}"><requestId>{uuid.uuid4()}</requestId><return>true</return>'
                 f"<placementGroup><groupName>{escape(name)}</groupName><state>available</state>"
                 f"<strategy>{escape(p.get('Strategy', 'cluster'))}</strategy></placementGroup></CreatePlacementGroupResponse>")
@@ -677,6 +694,53 @@ class Endpoint:
                 raise AwsError(400, "InvalidPlacementGroup.InUse", f"The Placement Group '{name}' is in use.")
             del self.placement_groups[name]
         return f'<DeletePlacementGroupResponse xmlns="{EC2_NS}"><requestId>{uuid.uuid4()}</requestId><return>true</return></DeletePlacementGroupResponse>'
+
+    def ec2_describe_placement_groups(self, p, access_key):
+        names = self._list(p, "GroupName")
+        filters = self._filters(p)
+        with self.lock:
+            for n in names:
+                if n not in self.placement_groups:
+                    raise AwsError(400, "InvalidPlacementGroup.Unknown", f"The Placement Group '{n}' is unknown.")
+            items = []
+            for name, g in self.placement_groups.items():
+                if names and name not in names:
+                    continue
+                if not self._match_tags(g["tags"], filters, {"group-name": name, "strategy": g["strategy"],
+                                                             "state": "available"}):
+                    continue
+                items.append(f"<item><groupName>{escape(name)}</groupName><strategy>{escape(g['strategy'])}</strategy>"
+                             f"<state>available</state>{tag_xml(g['tags'])}</item>")
+        return (f'<DescribePlacementGroupsResponse xmlns="{EC2_NS}"><requestId>{uuid.uuid4()}</requestId>'
+                f"<placementGroupSet>{''.join(items)}</placementGroupSet></DescribePlacementGroupsResponse>")
+
+    @staticmethod
+    def _match_tags(tags, filters, fields):
+        """Filters on a resource other than an instance: tag:KEY, tag-key and the given fields."""
+        for name, values in filters:
+            if name.startswith("tag:"):
+                actual = tags.get(name[4:])
+            elif name == "tag-key":
+                if not any(v in tags for v in values):
+                    return False
+                continue
+            elif name in fields:
+                actual = fields[name]
+            else:
+                raise AwsError(400, "InvalidParameterValue", f"The filter '{name}' is invalid")
+            if actual is None or actual not in values:
+                return False
+        return True
+
+    def ec2_delete_security_group(self, p, access_key):
+        gid = p.get("GroupId", "")
+        with self.lock:
+            if gid not in self.security_groups:
+                raise AwsError(400, "InvalidGroup.NotFound", f"The security group '{gid}' does not exist")
+            if any(gid in i.security_groups and i.state != "terminated" for i in self.instances.values()):
+                raise AwsError(400, "DependencyViolation", f"resource {gid} has a dependent object")
+            del self.security_groups[gid]
+        return f'<DeleteSecurityGroupResponse xmlns="{EC2_NS}"><requestId>{uuid.uuid4()}</requestId><return>true</return></DeleteSecurityGroupResponse>'
 
     def ec2_create_security_group(self, p, access_key):
         name = p.get("GroupName", "")
@@ -707,7 +771,7 @@ class Endpoint:
 
     def ec2_describe_security_groups(self, p, access_key):
         ids = self._list(p, "GroupId")
-        filters = dict(self._filters(p))
+        filters = self._filters(p)
         with self.lock:
             for i in ids:
                 if i not in self.security_groups:
@@ -717,7 +781,8 @@ class Endpoint:
                 f"<groupDescription>{escape(g['description'])}</groupDescription><vpcId>{g['vpc']}</vpcId>"
                 f"<ipPermissions/>{tag_xml(g['tags'])}</item>"
                 for gid, g in self.security_groups.items()
-                if (not ids or gid in ids) and g["name"] in filters.get("group-name", [g["name"]])]
+                if (not ids or gid in ids) and self._match_tags(g["tags"], filters, {"group-name": g["name"], "group-id": gid,
+                                                                                       "vpc-id": g["vpc"]})]
         return self._paged("DescribeSecurityGroupsResponse", "securityGroupInfo", items, p, 1000)
 
     def ec2_describe_subnets(self, p, access_key):
@@ -1136,6 +1201,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         call = {"service": service, "action": action, "access_key": access_key, "region": region,
                 "security_token": "x-amz-security-token" in headers, "presigned": presigned is not None,
                 "time": time.time()}
+        if service == "ec2":
+            call["params"] = {k: v for k, v in params.items() if k != "UserData"}  # what tests may inspect
         try:
             secret = ep.config.credentials.get(access_key)
             if secret is None and ep.config.require_known_keys:

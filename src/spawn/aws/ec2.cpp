@@ -138,8 +138,16 @@ Result<Reservation> Ec2Client::run_instances(RunInstancesRequest request) {
   if (request.availability_zone) p.emplace_back("Placement.AvailabilityZone", *request.availability_zone);
   if (request.placement_group) p.emplace_back("Placement.GroupName", *request.placement_group);
   if (request.iam_instance_profile) p.emplace_back("IamInstanceProfile.Name", *request.iam_instance_profile);
-  if (request.subnet_id) p.emplace_back("SubnetId", *request.subnet_id);
-  add_list(p, "SecurityGroupId", request.security_group_ids);
+  if (request.efa_interface) {
+    p.emplace_back("NetworkInterface.1.DeviceIndex", "0");
+    p.emplace_back("NetworkInterface.1.InterfaceType", "efa");
+    p.emplace_back("NetworkInterface.1.DeleteOnTermination", "true");
+    if (request.subnet_id) p.emplace_back("NetworkInterface.1.SubnetId", *request.subnet_id);
+    add_list(p, "NetworkInterface.1.SecurityGroupId", request.security_group_ids);
+  } else {
+    if (request.subnet_id) p.emplace_back("SubnetId", *request.subnet_id);
+    add_list(p, "SecurityGroupId", request.security_group_ids);
+  }
   if (request.key_name) p.emplace_back("KeyName", *request.key_name);
   if (request.root_volume_gib) {
     p.emplace_back("BlockDeviceMapping.1.DeviceName", request.root_device_name);
@@ -292,6 +300,26 @@ Result<void> Ec2Client::create_placement_group(const std::string& name, const st
 
 Result<void> Ec2Client::delete_placement_group(const std::string& name) {
   auto body = call("DeletePlacementGroup", {{"GroupName", name}});
+  if (!body) return Failure(body.error());
+  return {};
+}
+
+Result<std::vector<PlacementGroup>> Ec2Client::describe_placement_groups(const std::vector<Filter>& filters) {
+  QueryParams p;
+  add_filters(p, filters);
+  auto body = call("DescribePlacementGroups", std::move(p));
+  if (!body) return Failure(body.error());
+  pugi::xml_document doc;
+  auto root = xml::parse(doc, *body, Service::ec2, "DescribePlacementGroups", m_session->region());
+  if (!root) return Failure(root.error());
+  std::vector<PlacementGroup> out;
+  for (auto item : root->child("placementGroupSet").children("item"))
+    out.push_back({item.child_value("groupName"), item.child_value("strategy"), item.child_value("state"), parse_tags(item)});
+  return out;
+}
+
+Result<void> Ec2Client::delete_security_group(const std::string& group_id) {
+  auto body = call("DeleteSecurityGroup", {{"GroupId", group_id}});
   if (!body) return Failure(body.error());
   return {};
 }

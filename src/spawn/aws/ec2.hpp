@@ -55,6 +55,9 @@ struct RunInstancesRequest {
   std::string root_device_name = "/dev/xvda";
   std::string root_volume_type = "gp3";
   bool imdsv2_required = true;  // MetadataOptions.HttpTokens=required
+  // One Elastic Fabric Adapter as the primary interface (NetworkInterface.1 with InterfaceType=efa); it then carries
+  // the subnet and the security groups, which are not sent beside it.
+  bool efa_interface = false;
 };
 
 struct Instance {
@@ -143,6 +146,13 @@ struct SecurityGroup {
   std::vector<Tag> tags;
 };
 
+struct PlacementGroup {
+  std::string name;
+  std::string strategy;
+  std::string state;
+  std::vector<Tag> tags;
+};
+
 struct Subnet {
   std::string id;
   std::string vpc_id;
@@ -180,9 +190,12 @@ public:
   // Creates a placement group (strategy "cluster", "spread" or "partition").
   Result<void> create_placement_group(const std::string& name, const std::string& strategy, const std::vector<Tag>& tags = {});
   Result<void> delete_placement_group(const std::string& name);
+  // Placement groups matching filters ("tag:spawn:managed").
+  Result<std::vector<PlacementGroup>> describe_placement_groups(const std::vector<Filter>& filters);
   // Creates a security group; returns its id.
   Result<std::string> create_security_group(const std::string& name, const std::string& description,
                                             const std::optional<std::string>& vpc_id, const std::vector<Tag>& tags = {});
+  Result<void> delete_security_group(const std::string& group_id);
   Result<void> authorize_security_group_ingress(const std::string& group_id, const std::vector<IngressRule>& rules);
   Result<std::vector<SecurityGroup>> describe_security_groups(const std::vector<std::string>& group_ids,
                                                               const std::vector<Filter>& filters = {});

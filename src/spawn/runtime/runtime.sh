@@ -6,6 +6,7 @@
 #   runtime.sh run DIR        run the task described by the task directory DIR; writes DIR/marker at the end
 #   runtime.sh srun ARGS...   the `srun` shim (DIR/bin/srun): runs a job step's tasks on the job's (emulated) nodes
 #   runtime.sh module ARGS... prints the shell code the `module`/`ml` function evaluates (mapped modules)
+#   runtime.sh exec ROOT CWD ENV... -- COMMAND...   an srun task sent here from another node over ssh (rt_remote)
 #
 # The task directory, written by the C++ side (runtime/task_dir.cpp):
 #   settings      shell assignments (SPAWN_RT_*): paths of the standard streams, open mode, time limit, signal,
@@ -498,6 +499,12 @@ rt_srun() {
         [[ -n $input ]] && { exec <"$(rt_step_pattern "$input" $procid $node_id "${nodes[node_id]}" $step)" || exit 1; }
         [[ -n $output ]] && { exec >"$(rt_step_pattern "$output" $procid $node_id "${nodes[node_id]}" $step)" || exit 1; }
         [[ -n $error ]] && { exec 2>"$(rt_step_pattern "$error" $procid $node_id "${nodes[node_id]}" $step)" || exit 1; }
+        # Real remote nodes (a multi-node job on EC2): the task runs there, over the job's ssh (rt_remote).
+        if [[ -n ${SPAWN_RT_SSH:-} && ${nodes[node_id]} != "$SPAWN_RT_NODE" ]]; then
+          rt_remote "${nodes[node_id]}" "$export_spec" "$@"
+          set -- "$SPAWN_RT_SSH" "${nodes[node_id]}" "$rt_remote_command"
+          export_spec=""
+        fi
         if [[ $export_spec == NONE ]]; then
           local -a keep=()
           while IFS= read -r -d '' kv; do
@@ -545,6 +552,38 @@ rt_srun() {
   done
   rt_report_failures "${failures[@]}"
   exit "$worst"
+}
+
+# Sets rt_remote_command: the command line (for the remote login shell) that runs "$@" on node $1 as this srun
+# task would run here: same environment (--export=NONE: only SLURM_*, SPAWN_*, PATH), same directory, with this
+# node's task root ($SPAWN_RT_ROOT) replaced by the remote node's own (its sshd sets SPAWN_NODE_ROOT).
+rt_remote() {
+  local node=$1 spec=$2 kv name
+  shift 2
+  local -a words=("$SPAWN_RT_ROOT" "$PWD")
+  while IFS= read -r -d '' kv; do
+    name=${kv%%=*}
+    case $name in PWD | OLDPWD | SHLVL | _ | SSH_* | BASH_FUNC_*) continue ;; esac
+    [[ $spec == NONE && $name != SLURM_* && $name != SLURMD_* && $name != SPAWN_* && $name != PATH ]] && continue
+    words+=("$kv")
+  done < <(env -0)
+  words+=(-- "$@")
+  rt_remote_command="exec bash \"\$SPAWN_NODE_DIR/runtime.sh\" exec $(printf '%q ' "${words[@]}")"
+}
+
+# runtime.sh exec FROM_ROOT CWD NAME=VALUE... -- COMMAND...: a remote srun task on this node (see rt_remote).
+rt_exec() {
+  local from=$1 cwd=$2 to=${SPAWN_NODE_ROOT:-$1}
+  shift 2
+  local -a envs=()
+  while (($#)) && [[ $1 != -- ]]; do
+    envs+=("${1//"$from"/$to}")
+    shift
+  done
+  (($#)) && shift
+  cwd=${cwd//"$from"/$to}
+  cd -- "$cwd" 2>/dev/null || cd /tmp || exit 1
+  exec env -i "${envs[@]}" "$@"
 }
 
 # srun's words for how a task ended (strsignal for signals).
@@ -664,6 +703,7 @@ rt_ml() {
 case ${1:-} in
 run) rt_run "$2" ;;
 srun) shift; rt_srun "$@" ;;
+exec) shift; rt_exec "$@" ;;
 module) shift; rt_module "$@" ;;
 ml) shift; rt_ml "$@" ;;
 *) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS..." ;;

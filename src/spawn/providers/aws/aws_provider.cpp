@@ -15,6 +15,7 @@
 #include "aws/services.hpp"
 #include "aws/session.hpp"
 #include "providers/aws/bootstrap.hpp"
+#include "providers/aws/cohort.hpp"
 #include "providers/aws/pools.hpp"
 #include "runtime/environment.hpp"
 #include "runtime/task_dir.hpp"
@@ -31,6 +32,7 @@ using namespace spawn::aws;
 constexpr const char* k_default_ami_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 constexpr const char* k_launch_record = "aws-launch";  // in the task's state directory, written before RunInstances
 constexpr const char* k_task_record = "aws-task";      // outputs to bring back: S3 key <TAB> local path
+constexpr const char* k_cohort_record = "aws-cohort";  // a multi-node task's groups and instances (key=value)
 
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -116,9 +118,6 @@ public:
   std::uint64_t capacity(const Plan& plan) const override { return plan.max_concurrent.value_or(100000); }
 
   Expected<void> check(const Plan& plan) const override {
-    if (plan.nodes > 1)
-      return Unexpected("job " + util::quote(plan.job_name) + " asks for " + std::to_string(plan.nodes) +
-                        " nodes; multi-node jobs on AWS are not supported yet (run it with --provider local)");
     if (plan.instance_types.empty())
       return Unexpected("no instance type fits job " + util::quote(plan.job_name) + " (set instance_types)");
     const_cast<AwsProvider*>(this)->adopt(plan);
@@ -160,7 +159,13 @@ private:
   Expected<void> ensure_session(const Plan& plan);
   Expected<std::string> image(const Plan& plan);
   std::vector<ZoneSubnet> zones();
-  Expected<ManifestEntry> prepare(const engine::LaunchRequest& request);
+  Expected<ManifestEntry> prepare(const engine::LaunchRequest& request, const std::vector<CohortNode>* cohort = nullptr);
+  // A multi-node task (plan.nodes > 1): its instances all or none, in a placement group of its own (cohort.hpp).
+  Expected<std::string> launch_cohort(const engine::LaunchRequest& request, const std::string& ami);
+  engine::TaskStatus poll_cohort(const engine::LaunchRequest& request, const std::string& handle);
+  // Terminates a cohort's instances, waits until they are gone, deletes its placement and security groups.
+  void end_cohort(const engine::LaunchRequest& request, const std::vector<std::string>& ids);
+  bool efa_supported(const std::string& instance_type);
   std::string job_prefix(std::uint64_t job_id) const { return m_options.prefix + "/jobs/" + std::to_string(job_id); }
   std::string marker_key(const engine::LaunchRequest& r) const {
     return job_prefix(r.task.job_id) + "/markers/" + task_name(r);
@@ -183,6 +188,8 @@ private:
   std::unique_ptr<S3Client> m_s3;
   std::optional<std::string> m_image;
   std::optional<std::vector<ZoneSubnet>> m_zones;
+  std::optional<std::string> m_vpc;                    // the configured subnets' VPC (a cohort's security group)
+  std::map<std::string, bool> m_efa;                   // instance type -> EFA supported (DescribeInstanceTypes)
   std::map<std::uint64_t, Snapshot> m_snapshots;  // by job
   std::vector<std::string> m_to_terminate;
   std::set<std::string> m_cancelled;
@@ -238,13 +245,14 @@ std::vector<ZoneSubnet> AwsProvider::zones() {
   std::vector<ZoneSubnet> out;
   if (subnets) {
     for (const auto& s : *subnets) out.push_back({s.availability_zone, s.id});
+    if (!m_options.subnets.empty() && !subnets->empty()) m_vpc = subnets->front().vpc_id;
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.zone < b.zone; });
   }
   m_zones = out;  // empty (no answer): EC2 chooses the zone
   return out;
 }
 
-Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& request) {
+Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& request, const std::vector<CohortNode>* cohort) {
   const Plan& plan = *request.plan;
   const std::string name = task_name(request);
   const std::string root(k_instance_root);
@@ -259,7 +267,7 @@ Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& reques
   if (plan.array) id.array_index = request.task.index;
   id.task_job_id = request.task_job_id ? request.task_job_id : request.task.job_id;
   id.restart_count = request.restart_count;
-  id.node_names = {"@SPAWN_NODE@"};
+  id.node_names = cohort ? node_names(*cohort) : std::vector<std::string>{"@SPAWN_NODE@"};
   id.submit_host = short_host();
   id.user = local_user();
   id.uid = ::getuid();
@@ -267,6 +275,8 @@ Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& reques
   id.hostfile = remote_dir + "/" + std::string(runtime::k_hostfile);
   id.runtime_dir = remote_dir;
   auto env = runtime::task_environment(remote, id, travelling_environment());
+  if (cohort)
+    for (const auto& [key, value] : mpi_environment(remote_dir, id.hostfile)) env.emplace(key, value);
   auto spec = runtime::make_task_spec(remote, id);
   auto onto_instance = [&](std::string path) { return path.starts_with(root) ? path : root + "/abs" + path; };
   spec.stdio.output = onto_instance(spec.stdio.output);
@@ -281,6 +291,10 @@ Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& reques
   if (!srun) return Unexpected(srun.error());
   if (auto w = util::write_file_atomic(stage / "bin/srun", util::replace_all(*srun, stage.string(), remote_dir)); !w)
     return Unexpected(w.error());
+  fs::permissions(stage / "bin/srun", fs::perms(0755), ec);  // rewritten: executable again
+  if (cohort) {
+    if (auto w = write_cohort_files(stage, request.state_dir / "ssh", *cohort, remote_dir, root); !w) return Unexpected(w.error());
+  }
   auto bundle = bundle_directory(stage);
   if (!bundle) return Unexpected(bundle.error());
   auto packed = gzip_bytes(*bundle);
@@ -343,6 +357,10 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
   if (auto s = ensure_session(plan); !s) return fail_all(s.error());
   auto ami = image(plan);
   if (!ami) return fail_all(ami.error());
+  if (plan.nodes > 1) {
+    for (std::size_t i = 0; i < requests.size(); ++i) results[i] = launch_cohort(requests[i], *ami);
+    return results;
+  }
 
   std::vector<Prepared> remaining;
   for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -541,6 +559,7 @@ engine::TaskStatus AwsProvider::poll(const engine::LaunchRequest& request, const
   if (request.plan) adopt(*request.plan);
   if (!m_session && request.plan && !ensure_session(*request.plan)) return running;
   flush_terminations();
+  if (request.plan && request.plan->nodes > 1) return poll_cohort(request, handle);
   refresh(request.task.job_id);
   if (auto text = marker_text(request, true)) return finished(request, *text);
   auto& snap = m_snapshots[request.task.job_id];
@@ -567,9 +586,10 @@ engine::TaskStatus AwsProvider::poll(const engine::LaunchRequest& request, const
 }
 
 void AwsProvider::cancel(const engine::LaunchRequest&, const std::string& handle) {
-  if (handle.starts_with("i-")) {
-    m_to_terminate.push_back(handle);
-    m_cancelled.insert(handle);
+  for (const auto& id : util::split(handle, ',')) {  // a cohort's handle names all its instances
+    if (!id.starts_with("i-")) continue;
+    m_to_terminate.push_back(id);
+    m_cancelled.insert(id);
   }
 }
 
@@ -579,6 +599,20 @@ Expected<std::optional<std::string>> AwsProvider::recover_launch(const engine::L
   if (record["client_token"].empty()) return std::optional<std::string>();
   if (auto s = ensure_session(*request.plan); !s) return Unexpected(s.error());
   auto token = record["client_token"];
+  if (request.plan->nodes > 1) {
+    // A cohort runs only once its cohort object is written (after the instances are recorded here); without it its
+    // instances wait for nothing: they are terminated and the task launched again.
+    auto cohort = read_record(request.state_dir / k_cohort_record);
+    if (!cohort["instances"].empty()) return std::optional<std::string>(cohort["instances"]);
+    DescribeInstancesRequest d;
+    d.filters = {{"client-token", {token}}};
+    auto found = m_ec2->describe_instances(d);
+    if (!found) return Unexpected("looking up cohort " + token + ": " + found.error().to_string());
+    std::vector<std::string> ids;
+    for (const auto& inst : *found) ids.push_back(inst.id);
+    if (!ids.empty()) end_cohort(request, ids);
+    return std::optional<std::string>();
+  }
   if (!m_by_token.count(token)) {
     DescribeInstancesRequest d;
     d.filters = {{"client-token", {token}}};
@@ -590,6 +624,194 @@ Expected<std::optional<std::string>> AwsProvider::recover_launch(const engine::L
   for (const auto& inst : m_by_token[token])
     if (index && inst.launch_index == *index) return std::optional<std::string>(inst.id);
   return std::optional<std::string>();
+}
+
+bool AwsProvider::efa_supported(const std::string& instance_type) {
+  if (auto it = m_efa.find(instance_type); it != m_efa.end()) return it->second;
+  auto info = m_ec2->describe_instance_types({instance_type});
+  bool efa = info && !info->empty() && info->front().efa_supported;
+  if (info) m_efa[instance_type] = efa;  // an unanswered question is asked again next time
+  return efa;
+}
+
+Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& request, const std::string& ami) {
+  const Plan& plan = *request.plan;
+  const int count = static_cast<int>(plan.nodes);
+  const std::uint64_t job_id = request.task.job_id;
+  const std::string name = task_name(request);
+  const std::string& bucket = *m_options.bucket;
+  const std::string group = cohort_group_name(job_id, name, random_hex(8));
+  const std::vector<Tag> tags = {{"spawn:job", std::to_string(job_id)},
+                                 {"spawn:task", std::to_string(request.task.index)},
+                                 {"spawn:managed", "true"},
+                                 {"Name", group}};
+  const fs::path record_path = request.state_dir / k_cohort_record;
+  // Recorded before each step, so poll, cancel and resume find what exists (and `spawn aws cleanup` by the tags).
+  std::string record = "placement_group=" + group + "\n";
+  if (auto w = util::write_file_atomic(record_path, record); !w) return Unexpected(w.error());
+  if (auto r = m_ec2->create_placement_group(group, "cluster", tags); !r)
+    return Unexpected("creating the placement group " + group + ": " + r.error().to_string());
+  auto fail = [&](const std::string& why, const std::vector<std::string>& ids = {}) -> Expected<std::string> {
+    end_cohort(request, ids);
+    return Unexpected(why);
+  };
+  auto sg = m_ec2->create_security_group(group, "spawn job " + std::to_string(job_id) + " task " + name +
+                                                    ": its nodes reach each other", m_vpc, tags);
+  if (!sg) return fail("creating the security group " + group + ": " + sg.error().to_string());
+  record += "security_group=" + *sg + "\n";
+  if (auto w = util::write_file_atomic(record_path, record); !w) return fail(w.error());
+  // Open to itself only: every protocol and port from members of the same group, nothing from elsewhere.
+  if (auto r = m_ec2->authorize_security_group_ingress(*sg, {{"-1", -1, -1, {}, {*sg}}}); !r)
+    return fail("opening " + *sg + " to itself: " + r.error().to_string());
+  if (auto k = make_job_keys(request.state_dir / "ssh", "spawn-job-" + std::to_string(job_id)); !k) return fail(k.error());
+
+  const std::string base = job_prefix(job_id) + "/tasks/" + name;
+  const std::string manifest_key = base + "/manifest";
+  const std::string cohort_key = base + "/cohort";
+  auto manifest_url = presign_s3(*m_session, "GET", bucket, manifest_key, url_validity(plan));
+  auto cohort_url = presign_s3(*m_session, "GET", bucket, cohort_key, url_validity(plan));
+  auto done_url = presign_s3(*m_session, "GET", bucket, marker_key(request), url_validity(plan));
+  if (!manifest_url || !cohort_url || !done_url) return fail("presigning the cohort's URLs failed");
+  BootstrapSettings settings;
+  settings.manifest_url = *manifest_url;
+  settings.cohort_url = *cohort_url;
+  if (auto limit = plan.time_limit_seconds ? plan.time_limit_seconds : plan.ttl_seconds)
+    settings.backstop_minutes = (*limit + m_options.backstop_grace_seconds + 59) / 60;
+  settings.spot_poll_seconds = m_options.spot_poll_seconds;
+  settings.log_sync_seconds = m_options.log_sync_seconds;
+  auto user_data = gzip_bytes(bootstrap_script(settings));
+  if (!user_data) return fail(user_data.error());
+  if (user_data->size() > 16 * 1024) return fail("user data over 16 KB");
+
+  const auto pools = rank_pools(plan.instance_types, zones(), plan.market, plan.spot_fallback_to_on_demand);
+  std::vector<std::string> tried;
+  while (auto pool = m_cooldown.first_available(pools, now_seconds())) {
+    const std::string token = "spawn-" + std::to_string(job_id) + "-" + random_hex(24);
+    (void)util::write_file_atomic(request.state_dir / k_launch_record,
+                                  "client_token=" + token + "\nlaunch_index=0\npool=" + describe(*pool) +
+                                      "\ntried=" + util::join(tried, "; ") + "\n");
+    RunInstancesRequest run;
+    run.image_id = ami;
+    run.instance_type = pool->instance_type;
+    run.min_count = count;  // all or nothing
+    run.max_count = count;
+    run.user_data = *user_data;
+    run.market = pool->market == Market::spot ? MarketType::spot : MarketType::on_demand;
+    run.client_token = token;
+    run.availability_zone = pool->zone;
+    run.placement_group = group;
+    run.subnet_id = pool->subnet;
+    run.security_group_ids = {*sg};
+    run.security_group_ids.insert(run.security_group_ids.end(), m_options.security_groups.begin(), m_options.security_groups.end());
+    run.efa_interface = efa_supported(pool->instance_type);
+    run.key_name = m_options.key_pair;
+    run.iam_instance_profile = m_options.instance_profile;
+    run.root_volume_gib = m_options.root_volume_gib;
+    run.tags = tags;
+    run.tags.back().value = util::quote(plan.job_name).size() > 2 ? "spawn-" + std::to_string(job_id) + "-" + plan.job_name
+                                                                  : "spawn-" + std::to_string(job_id);
+    run.tags.push_back({"spawn:batch", token});
+    auto reservation = m_ec2->run_instances(run);
+    if (!reservation) {
+      const auto& e = reservation.error();
+      if (!e.is_capacity_error())
+        return fail("RunInstances of " + std::to_string(count) + " on " + describe(*pool) + ": " + e.to_string() +
+                    (tried.empty() ? "" : " (before that: " + util::join(tried, "; ") + ")"));
+      m_cooldown.fail(*pool, now_seconds(), e.code);
+      tried.push_back(describe(*pool) + ": " + e.code);
+      continue;
+    }
+    std::vector<std::string> ids;
+    for (const auto& inst : reservation->instances) ids.push_back(inst.id);
+    if (static_cast<int>(ids.size()) < count) {
+      // Never run short: the ones that came are terminated and the cohort tried elsewhere.
+      std::string why = "partial fill (" + std::to_string(ids.size()) + " of " + std::to_string(count) + ")";
+      if (auto t = m_ec2->terminate_instances(ids); !t) m_to_terminate.insert(m_to_terminate.end(), ids.begin(), ids.end());
+      m_cooldown.fail(*pool, now_seconds(), why);
+      tried.push_back(describe(*pool) + ": " + why);
+      continue;
+    }
+    auto nodes = cohort_nodes(reservation->instances);
+    if (!nodes) return fail("cohort on " + describe(*pool) + ": " + nodes.error(), ids);
+    std::string handle;
+    for (const auto& n : *nodes) handle += (handle.empty() ? "" : ",") + n.instance_id;
+    record += "instances=" + handle + "\n";
+    if (auto w = util::write_file_atomic(record_path, record); !w) return fail(w.error(), ids);
+    auto entry = prepare(request, &*nodes);
+    if (!entry) return fail(entry.error(), ids);
+    entry->launch_index = 0;
+    if (auto put = m_s3->put_object(bucket, manifest_key, manifest_text({*entry})); !put)
+      return fail("uploading the manifest: " + put.error().to_string(), ids);
+    // Written last: the nodes wait for it, so everything it leads to is in place when they see it.
+    if (auto put = m_s3->put_object(bucket, cohort_key, cohort_text(*nodes, *done_url)); !put)
+      return fail("uploading the cohort: " + put.error().to_string(), ids);
+    return handle;
+  }
+  std::vector<std::string> names;
+  for (const auto& p : pools) names.push_back(describe(p) + (m_cooldown.reason(p).empty() ? "" : " (" + m_cooldown.reason(p) + ")"));
+  return fail("no EC2 capacity for " + std::to_string(count) + " instances together: every pool failed recently: " +
+              util::join(names, ", "));
+}
+
+void AwsProvider::end_cohort(const engine::LaunchRequest& request, const std::vector<std::string>& ids) {
+  auto record = read_record(request.state_dir / k_cohort_record);
+  if (!ids.empty()) {
+    if (auto t = m_ec2->terminate_instances(ids); !t) m_to_terminate.insert(m_to_terminate.end(), ids.begin(), ids.end());
+    // The groups can go once no instance is left in them (EC2 refuses before).
+    for (int i = 0; i < 600; ++i) {
+      DescribeInstancesRequest d;
+      d.instance_ids = ids;
+      auto found = m_ec2->describe_instances(d);
+      bool gone = found && std::all_of(found->begin(), found->end(),
+                                        [](const Instance& x) { return x.state == InstanceState::terminated; });
+      if (gone) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  // What cannot be deleted now stays tagged for `spawn aws cleanup`.
+  if (!record["security_group"].empty()) {
+    for (int i = 0; i < 10 && !m_ec2->delete_security_group(record["security_group"]); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!record["placement_group"].empty()) (void)m_ec2->delete_placement_group(record["placement_group"]);
+  (void)util::write_file_atomic(request.state_dir / k_cohort_record,
+                                "instances=" + record["instances"] + "\nended=1\n");
+}
+
+engine::TaskStatus AwsProvider::poll_cohort(const engine::LaunchRequest& request, const std::string& handle) {
+  engine::TaskStatus running;
+  running.state = TaskState::running;
+  const auto ids = util::split(handle, ',');
+  refresh(request.task.job_id);
+  auto end = [&](engine::TaskStatus status) {
+    if (read_record(request.state_dir / k_cohort_record)["ended"].empty()) end_cohort(request, ids);
+    return status;
+  };
+  if (auto text = marker_text(request, true)) return end(finished(request, *text));
+  auto& snap = m_snapshots[request.task.job_id];
+  for (std::size_t rank = 0; rank < ids.size(); ++rank) {
+    auto it = snap.instances.find(ids[rank]);
+    if (it == snap.instances.end()) continue;
+    auto state = it->second.state;
+    if (state == InstanceState::pending || state == InstanceState::running) continue;
+    if (auto text = marker_text(request, false)) return end(finished(request, *text));
+    engine::TaskStatus status;
+    const auto& inst = it->second;
+    if (m_cancelled.count(ids[rank])) {
+      status.state = TaskState::cancelled;
+      status.reason = "cancelled (instances " + handle + " terminated)";
+    } else if (inst.state_reason_code.find("Spot") != std::string::npos) {
+      status.state = TaskState::preempted;
+      status.reason = "spot instance " + ids[rank] + " (node " + std::to_string(rank) + ") reclaimed (" + inst.state_reason_code + ")";
+    } else {
+      status.state = TaskState::failed;
+      status.reason = "instance " + ids[rank] + " (node " + std::to_string(rank) + ") is " + to_string(state) +
+                      " without an exit status (" +
+                      (inst.state_reason_message.empty() ? inst.state_reason_code : inst.state_reason_message) + ")";
+    }
+    return end(status);
+  }
+  return running;
 }
 
 } // namespace

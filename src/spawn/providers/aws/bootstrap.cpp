@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "providers/aws/cohort.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
@@ -73,6 +74,7 @@ upload() { curl -sf --retry 8 --retry-all-errors --retry-delay 1 -X PUT -T "$2" 
 index=""
 for _ in 1 2 3 4 5 6 7 8 9 10; do index=$(imds_get ami-launch-index) && break; sleep 1; done
 [[ -n $index ]] || { say "no ami-launch-index from IMDS"; off; }
+[[ -n $cohort_url ]] && cohort_join
 fetch "$manifest_url" "$root/manifest" || { say "cannot fetch the manifest"; off; }
 line=$(awk -F'\t' -v i="$index" '$1 == i' "$root/manifest")
 [[ -n $line ]] || { say "launch index $index is not in the manifest"; off; }
@@ -81,8 +83,8 @@ name=${f[1]} bundle_url=${f[2]} marker_url=${f[3]} log_url=${f[4]}
 dir=$root/$name
 mkdir -p "$dir" && cd "$dir" || off
 fetch "$bundle_url" "$root/$name.bundle" && gzip -dc "$root/$name.bundle" | bash || { say "cannot unpack the task"; off; }
-node=$(hostname -s 2>/dev/null || hostname)
-for file in settings job.env hostfile bin/srun; do
+node=${node:-$(hostname -s 2>/dev/null || hostname)}
+for file in settings job.env hostfile bin/srun bin/ssh ssh/config; do
   [[ -f $file ]] && sed -i -e "s|@SPAWN_ROOT@|${root//|/\\|}|g" -e "s|@SPAWN_NODE@|$node|g" "$file"
 done
 
@@ -96,6 +98,11 @@ upload_outputs() {
   [[ -f $dir/runtime.log ]] && upload "$log_url" "$dir/runtime.log"
 }
 
+if [[ -n $cohort_url ]]; then
+  cohort_sshd || cohort_fail "node $node: spawn's sshd did not start"
+  ((rank == 0)) || cohort_serve
+  cohort_wait_peers || cohort_fail "not every node of the job answered over ssh within 300 s"
+fi
 say "task $name (launch index $index) starting"
 bash "$dir/runtime.sh" run "$dir" >>"$dir/runtime.log" 2>&1 &
 rt=$!
@@ -144,6 +151,8 @@ std::string bootstrap_script(const BootstrapSettings& s) {
   out += "backstop_minutes=" + (s.backstop_minutes ? std::to_string(*s.backstop_minutes) : std::string()) + "\n";
   out += "spot_poll_seconds=" + std::to_string(std::max(1, s.spot_poll_seconds)) + "\n";
   out += "log_sync_seconds=" + std::to_string(std::max(1, s.log_sync_seconds)) + "\n";
+  out += "cohort_url=" + (s.cohort_url ? shell_quote(*s.cohort_url) : std::string()) + "\n";
+  if (s.cohort_url) out += cohort_bootstrap_functions();
   out += k_script;
   return out;
 }

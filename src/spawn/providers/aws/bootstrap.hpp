@@ -23,6 +23,7 @@ struct BootstrapSettings {
   std::optional<std::int64_t> backstop_minutes;   // `shutdown -h +N` at boot; nullopt: none
   int spot_poll_seconds = 5;                      // IMDS spot/instance-action
   int log_sync_seconds = 30;                      // output files uploaded while the task runs
+  std::optional<std::string> cohort_url;          // presigned GET of a multi-node task's cohort object (cohort.hpp)
 };
 
 // The user data script (plain text; gzip it with gzip_bytes before sending).

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Multi-node (MPI) jobs on the AWS provider, end to end against the local EC2+S3+IMDS endpoint with user data really
+executed: each simulated instance has its own loopback private address (127.77.x.y) and runs spawn's own sshd on it,
+so `srun` and `mpirun` on node 0 reach the other nodes over ssh as they would on EC2. One RunInstances of all the
+nodes in a cluster placement group, a security group open only to itself, SLURM_JOB_NODELIST as Slurm prints it,
+output and exit code back, every instance terminated, both groups deleted, the job's private key nowhere but in the
+task bundle; a partial fill is never run short."""
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
+import sandbox  # noqa: E402
+from endpoint import Config, Endpoint  # noqa: E402
+
+SPAWN = None
+KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+BUCKET = "spawn-test-bucket"
+
+MPI_HELLO = r"""
+#include <mpi.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  int rank, size, sum = 0;
+  char host[256] = {0};
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  gethostname(host, sizeof host - 1);
+  MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  printf("rank %d of %d on %s sum %d\n", rank, size, host, sum);
+  MPI_Finalize();
+  return 0;
+}
+"""
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+class AwsMpiCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="spawn-aws-mpi-bin-")
+        cls.program = None
+        if shutil.which("mpicc"):
+            src = os.path.join(cls.tmp, "mpi_hello.c")
+            with open(src, "w") as f:
+                f.write(MPI_HELLO)
+            out = os.path.join(cls.tmp, "mpi_hello")
+            if subprocess.run(["mpicc", "-o", out, src], capture_output=True).returncode == 0:
+                cls.program = out
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, True)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="spawn-aws-mpi-test-")
+        if not os.environ.get("KEEP"):
+            self.addCleanup(shutil.rmtree, self.dir, True)
+        self.ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1,
+                                  minute_seconds=1.0, credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
+        self.addCleanup(self.ep.stop)
+        os.makedirs(os.path.join(self.dir, "ep", "s3", BUCKET))
+        self.work = os.path.join(self.dir, "work")
+        os.makedirs(self.work)
+        self.home = os.path.join(self.dir, "home")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPAWN_", "SLURM_", "OMPI_"))}
+        self.env.update(SPAWN_HOME=self.home, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
+                        AWS_REGION="us-east-1", AWS_ENDPOINT_URL=self.ep.url, SPAWN_AWS_BUCKET=BUCKET,
+                        SPAWN_INSTANCE_TYPES="c5.large,c5.xlarge", AWS_CONFIG_FILE="/dev/null",
+                        AWS_SHARED_CREDENTIALS_FILE="/dev/null", SPAWN_AWS_COOLDOWN_SECONDS="600")
+
+    def script(self, text, name="job.sbatch"):
+        with open(os.path.join(self.work, name), "w") as f:
+            f.write(text)
+        return name
+
+    def spawn(self, *args, timeout=180, check=False):
+        p = subprocess.run([SPAWN, *args], cwd=self.work, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check:
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return p
+
+    def calls(self, action, ok=True):
+        return [c for c in self.ep.calls if c["action"] == action and (not ok or c.get("status") == 200)]
+
+    def read(self, name):
+        with open(os.path.join(self.work, name)) as f:
+            return f.read()
+
+    def s3_objects(self):
+        root = os.path.join(self.dir, "ep", "s3", BUCKET)
+        return {urllib.parse.unquote(n): os.path.join(root, n) for n in os.listdir(root)}
+
+    def assert_all_terminated(self):
+        self.assertTrue(wait_for(lambda: all(i.state == "terminated" for i in self.ep.instances.values()), 30),
+                        {i.id: i.state for i in self.ep.instances.values()})
+
+    def assert_groups_deleted(self):
+        self.assertEqual(self.ep.placement_groups, {}, "the job's placement group is deleted")
+        self.assertEqual(self.ep.security_groups, {}, "the job's security group is deleted")
+
+    def mpi_script(self):
+        run = f"mpirun {self.program}" if self.program else "mpirun hostname"
+        return ("#!/bin/bash\n#SBATCH --nodes=3 --ntasks-per-node=2 -t 5\n#SBATCH -J mpi\n"
+                "echo \"nodelist=$SLURM_JOB_NODELIST nodelist2=$SLURM_NODELIST nnodes=$SLURM_NNODES "
+                "nodeid=$SLURM_NODEID nodename=$SLURMD_NODENAME host=$(hostname)\"\n"
+                "sed 's/^/hostfile: /' \"$SPAWN_HOSTFILE\"\n"
+                "srun bash -c 'echo \"srun task $SLURM_PROCID on $(hostname) nodeid=$SLURM_NODEID "
+                "name=$SLURMD_NODENAME\"'\n"
+                f"{run}\necho mpirun exit $?\nexit 3\n")
+
+
+class MpiJob(AwsMpiCase):
+    def test_three_nodes_srun_and_mpirun(self):
+        self.script(self.mpi_script())
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        out = self.read(f"slurm-{job}.out")
+
+        # One RunInstances of all three, in the job's cluster placement group and self-referencing security group.
+        [run] = self.calls("RunInstances")
+        self.assertEqual((run["params"]["MinCount"], run["params"]["MaxCount"]), ("3", "3"))
+        [pg] = self.calls("CreatePlacementGroup")
+        self.assertEqual(pg["params"]["Strategy"], "cluster")
+        group = pg["params"]["GroupName"]
+        self.assertEqual(run["params"]["Placement.GroupName"], group)
+        [sg_call] = self.calls("CreateSecurityGroup")
+        [auth] = self.calls("AuthorizeSecurityGroupIngress")
+        sg = auth["params"]["GroupId"]
+        self.assertEqual(auth["params"]["IpPermissions.1.Groups.1.GroupId"], sg, "open to itself")
+        self.assertEqual(auth["params"]["IpPermissions.1.IpProtocol"], "-1")
+        self.assertFalse([k for k in auth["params"] if "IpRanges" in k or "CidrIp" in k], "open to nothing else")
+        self.assertEqual(run["params"]["SecurityGroupId.1"], sg)
+        self.assertEqual(len(self.ep.instances), 3)
+        instances = sorted(self.ep.instances.values(), key=lambda i: i.launch_index)
+        for inst in instances:
+            self.assertEqual(inst.placement_group, group)
+            self.assertIn(sg, inst.security_groups)
+            self.assertEqual(inst.tags["spawn:job"], job)
+            self.assertEqual(inst.tags["spawn:managed"], "true")
+        names = ["ip-" + i.private_ip.replace(".", "-") for i in instances]
+        self.assertEqual(len(set(names)), 3)
+
+        # The batch script ran once, on node 0, with the environment Slurm gives a batch job on 3 nodes.
+        expected_list = "ip-127-77-0-[%d-%d]" % (int(names[0].rsplit("-", 1)[1]), int(names[2].rsplit("-", 1)[1]))
+        if shutil.which("scontrol"):
+            real = subprocess.run(["scontrol", "show", "hostlist", ",".join(names)], capture_output=True, text=True)
+            if real.returncode == 0:
+                expected_list = real.stdout.strip()
+        self.assertIn(f"nodelist={expected_list} nodelist2={expected_list} nnodes=3 nodeid=0 nodename={names[0]} "
+                      f"host={names[0]}", out)
+        self.assertEqual(out.count("nodelist="), 1, out)
+        self.assertEqual([l for l in out.splitlines() if l.startswith("hostfile: ")],
+                         [f"hostfile: {n} slots=2" for n in names])
+        # srun: two tasks on each node, the remote ones really there.
+        srun = sorted(re.findall(r"srun task (\d+) on (\S+) nodeid=(\d) name=(\S+)", out))
+        self.assertEqual(srun, [(str(k), names[k // 2], str(k // 2), names[k // 2]) for k in range(6)], out)
+        # mpirun: 6 ranks over the 3 nodes, talking to each other (the allreduce).
+        if self.program:
+            ranks = sorted(re.findall(r"rank (\d) of 6 on (\S+) sum 15", out))
+            self.assertEqual([r for r, _ in ranks], [str(k) for k in range(6)], out)
+            self.assertEqual(sorted(h for _, h in ranks), sorted(names * 2), out)
+        else:
+            self.assertEqual(sorted(l for l in out.splitlines() if l in names), sorted(names * 2), out)
+        self.assertIn("mpirun exit 0", out)
+
+        # The exit code came back; everything is gone.
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual((task["state"], task["exit_code"]), ("FAILED", 3), task)
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+        self.assertEqual(len(self.calls("DeletePlacementGroup")), 1)
+        self.assertEqual(len(self.calls("DeleteSecurityGroup")), 1)
+
+        # The private key: in the task bundle only (and the task's state directory it was made in).
+        # (made in the task's state directory, staged beside it into the bundle's directory)
+        keys = {read_bytes(os.path.join(d, f)) for d, _, fs in os.walk(self.home) for f in fs if f == "id_ed25519"}
+        self.assertEqual(len(keys), 1)
+        [key] = keys
+        self.assertIn(b"OPENSSH PRIVATE KEY", key)
+        secret_line = key.splitlines()[2]
+        bundles = 0
+        for name, path in self.s3_objects().items():
+            data = read_bytes(path)
+            if name.endswith("/bundle.sh.gz"):
+                bundles += 1
+                self.assertIn(b"'ssh/id_ed25519'", data, "the key travels in the bundle")
+                continue
+            self.assertNotIn(secret_line, data, name)
+        self.assertEqual(bundles, 1)
+        for inst in instances:
+            self.assertNotIn(secret_line, inst.user_data)
+            self.assertNotIn(b"OPENSSH PRIVATE KEY", gzip.decompress(inst.user_data))
+            root = os.path.join(self.dir, "ep", "instances", inst.id)
+            for d, _, fs in os.walk(root):
+                for f in fs:
+                    if f.endswith(".log") or f == "user-data":
+                        self.assertNotIn(secret_line, read_bytes(os.path.join(d, f)), os.path.join(d, f))
+        self.assertNotIn(secret_line.decode(), p.stdout + p.stderr + out)
+
+
+class PartialFill(AwsMpiCase):
+    def test_two_of_three_are_terminated_and_the_retry_runs_all_three(self):
+        # EC2 hands back 2 instances for a request of 3 (the endpoint ignores MinCount once).
+        self.ep.add_fault({"type": "partial", "instance_type": "c5.large", "available": 2, "count": 1,
+                           "ignore_min_count": True})
+        self.script("#!/bin/bash\n#SBATCH -N 3 -t 5\nsrun hostname\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        runs = self.calls("RunInstances")
+        self.assertEqual(len(runs), 2)
+        self.assertTrue(all((r["params"]["MinCount"], r["params"]["MaxCount"]) == ("3", "3") for r in runs))
+        first = [i for i in self.ep.instances.values() if i.client_token == runs[0]["params"]["ClientToken"]]
+        second = [i for i in self.ep.instances.values() if i.client_token == runs[1]["params"]["ClientToken"]]
+        self.assertEqual((len(first), len(second)), (2, 3))
+        # The short cohort never ran the job: only the full one's nodes appear in the output.
+        out = self.read(f"slurm-{job}.out")
+        hosts = sorted(out.split())
+        self.assertEqual(hosts, sorted("ip-" + i.private_ip.replace(".", "-") for i in second), out)
+        self.assertNotEqual(runs[0]["params"]["InstanceType"] + runs[0]["params"]["Placement.AvailabilityZone"],
+                            runs[1]["params"]["InstanceType"] + runs[1]["params"]["Placement.AvailabilityZone"],
+                            "the retry goes to the next pool")
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertIn("partial fill (2 of 3)", task["reason"])
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
+    def test_capacity_for_fewer_than_all_nodes_tries_the_next_type(self):
+        # EC2 as it is: MinCount=3 with room for 2 is a capacity error; spawn moves on, never asks for fewer.
+        self.ep.add_fault({"type": "partial", "instance_type": "c5.large", "available": 2, "count": None})
+        self.script("#!/bin/bash\n#SBATCH -N 3 -t 5\nsrun hostname\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual({i.instance_type for i in self.ep.instances.values()}, {"c5.xlarge"})
+        self.assertEqual(len(self.ep.instances), 3)
+        for r in self.calls("RunInstances", ok=False):
+            self.assertEqual((r["params"]["MinCount"], r["params"]["MaxCount"]), ("3", "3"))
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
+
+if __name__ == "__main__":
+    import warnings
+    warnings.simplefilter("ignore", ResourceWarning)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
+    args, rest = parser.parse_known_args()
+    SPAWN = os.path.abspath(args.spawn)
+    why = sandbox.available()
+    if why:
+        print("skipped: " + why)
+        sys.exit(77)
+    if not os.path.exists("/usr/sbin/sshd"):
+        print("skipped: no /usr/sbin/sshd (scripts/install-deps.sh installs openssh-server)")
+        sys.exit(77)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
