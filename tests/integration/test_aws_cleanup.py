@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`spawn aws list`, `spawn list --aws` and `spawn aws cleanup` against the local EC2 endpoint (tests/aws_endpoint):
 strays tagged spawn:managed (as a crashed supervisor leaves them) are listed and terminated, --job narrows to one
-job, --dry-run and a missing terminal terminate nothing, and instances spawn did not launch are never touched."""
+job, --dry-run and a missing terminal terminate nothing, and instances spawn did not launch are never touched; the
+placement and security groups a dead multi-node job left are deleted once their instances are gone."""
 import argparse
 import json
 import os
@@ -102,6 +103,40 @@ class AwsCleanupCase(unittest.TestCase):
         self.assertEqual(empty.returncode, 0, empty.stderr)
         self.assertIn("no instances of spawn in us-east-1", empty.stdout)
 
+    def test_cleanup_deletes_a_dead_multi_node_jobs_groups_once_its_instances_are_gone(self):
+        # What a supervisor killed during a multi-node job leaves: its tagged placement and security groups and the
+        # instances in them; plus groups spawn did not make.
+        tags = {"TagSpecification.1.ResourceType": "placement-group", "TagSpecification.1.Tag.1.Key": "spawn:managed",
+                "TagSpecification.1.Tag.1.Value": "true", "TagSpecification.1.Tag.2.Key": "spawn:job",
+                "TagSpecification.1.Tag.2.Value": "9"}
+        self.ep.ec2_create_placement_group({"GroupName": "spawn-9-0.1-ab", "Strategy": "cluster", **tags}, KEY)
+        self.ep.ec2_create_placement_group({"GroupName": "theirs", "Strategy": "cluster"}, KEY)
+        sg_tags = {k: v.replace("placement-group", "security-group") for k, v in tags.items()}
+        self.ep.ec2_create_security_group({"GroupName": "spawn-9-0.1-ab", "GroupDescription": "d", **sg_tags}, KEY)
+        self.ep.ec2_create_security_group({"GroupName": "theirs", "GroupDescription": "d"}, KEY)
+        [sg] = [g for g, v in self.ep.security_groups.items() if v["name"] == "spawn-9-0.1-ab"]
+        ids = self.launch(2, {"spawn:managed": "true", "spawn:job": "9"})
+        for i in ids:
+            self.ep.instances[i].placement_group = "spawn-9-0.1-ab"
+            self.ep.instances[i].security_groups = [sg]
+
+        dry = self.spawn("aws", "cleanup", "--dry-run")
+        self.assertIn("dry run: would terminate 2 instance(s) and delete 2 placement/security group(s) in us-east-1",
+                      dry.stderr)
+        first = self.spawn("aws", "cleanup", "--yes")
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertIn("terminating 2 instance(s) in us-east-1", first.stderr)
+        # EC2 refuses while the instances are shutting down; the next cleanup finishes the job.
+        self.assertIn("still in use by instances shutting down: run spawn aws cleanup again", first.stderr)
+        import time
+        time.sleep(0.5)  # shutting-down -> terminated
+        second = self.spawn("aws", "cleanup", "--yes")
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertEqual(sorted(self.ep.placement_groups), ["theirs"])
+        self.assertEqual([v["name"] for v in self.ep.security_groups.values()], ["theirs"])
+        nothing = self.spawn("aws", "cleanup", "--dry-run")
+        self.assertNotIn("would", nothing.stderr)
+
     def test_policy_allows_every_call_and_says_instances_need_none(self):
         env_bucket = dict(SPAWN_AWS_BUCKET="lab-bucket", SPAWN_AWS_INSTANCE_PROFILE="spawn-node")
         self.env.update(env_bucket)
@@ -111,6 +146,8 @@ class AwsCleanupCase(unittest.TestCase):
         self.assertEqual(doc["Version"], "2012-10-17")
         text = json.dumps(doc)
         for action in ("ec2:RunInstances", "ec2:TerminateInstances", "ec2:DescribeInstances", "ec2:CreateTags",
+                       "ec2:CreatePlacementGroup", "ec2:DeletePlacementGroup", "ec2:DescribePlacementGroups",
+                       "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
                        "ssm:GetParameter", "pricing:GetProducts", "s3:PutObject", "iam:PassRole"):
             self.assertIn(action, text)
         self.assertIn("arn:aws:s3:::lab-bucket/spawn/*", text)

@@ -133,7 +133,9 @@ class AwsMpiCase(unittest.TestCase):
                 "sed 's/^/hostfile: /' \"$SPAWN_HOSTFILE\"\n"
                 "srun bash -c 'echo \"srun task $SLURM_PROCID on $(hostname) nodeid=$SLURM_NODEID "
                 "name=$SLURMD_NODENAME\"'\n"
-                f"{run}\necho mpirun exit $?\nexit 3\n")
+                f"{run}\necho mpirun exit $?\n"
+                # Open MPI launches through srun inside a Slurm job; through its ssh agent when told to.
+                f"{run.replace('mpirun', 'mpirun --mca plm rsh')} | sed 's/^/rsh: /'\nexit 3\n")
 
 
 class MpiJob(AwsMpiCase):
@@ -184,12 +186,15 @@ class MpiJob(AwsMpiCase):
         self.assertEqual(srun, [(str(k), names[k // 2], str(k // 2), names[k // 2]) for k in range(6)], out)
         # mpirun: 6 ranks over the 3 nodes, talking to each other (the allreduce).
         if self.program:
-            ranks = sorted(re.findall(r"rank (\d) of 6 on (\S+) sum 15", out))
+            ranks = sorted(re.findall(r"^rank (\d) of 6 on (\S+) sum 15$", out, re.M))
             self.assertEqual([r for r, _ in ranks], [str(k) for k in range(6)], out)
             self.assertEqual(sorted(h for _, h in ranks), sorted(names * 2), out)
         else:
             self.assertEqual(sorted(l for l in out.splitlines() if l in names), sorted(names * 2), out)
         self.assertIn("mpirun exit 0", out)
+        if self.program:
+            over_ssh = sorted(re.findall(r"rsh: rank (\d) of 6 on (\S+) sum 15", out))
+            self.assertEqual(sorted(h for _, h in over_ssh), sorted(names * 2), out)
 
         # The exit code came back; everything is gone.
         [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
@@ -224,6 +229,35 @@ class MpiJob(AwsMpiCase):
                     if f.endswith(".log") or f == "user-data":
                         self.assertNotIn(secret_line, read_bytes(os.path.join(d, f)), os.path.join(d, f))
         self.assertNotIn(secret_line.decode(), p.stdout + p.stderr + out)
+
+
+class Efa(AwsMpiCase):
+    def test_an_efa_type_gets_an_efa_interface_carrying_subnet_and_groups(self):
+        self.env["SPAWN_INSTANCE_TYPES"] = "c5n.18xlarge"
+        self.script("#!/bin/bash\n#SBATCH -N 2 -t 5\nsrun hostname\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        [run] = self.calls("RunInstances")
+        [auth] = self.calls("AuthorizeSecurityGroupIngress")
+        params = run["params"]
+        self.assertEqual(params["NetworkInterface.1.InterfaceType"], "efa")
+        self.assertEqual(params["NetworkInterface.1.DeviceIndex"], "0")
+        self.assertEqual(params["NetworkInterface.1.SecurityGroupId.1"], auth["params"]["GroupId"])
+        self.assertNotIn("SecurityGroupId.1", params)
+        self.assertNotIn("SubnetId", params)
+        self.assertTrue(all(i.efa for i in self.ep.instances.values()))
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        self.assertEqual(sorted(self.read(f"slurm-{job}.out").split()),
+                         sorted("ip-" + i.private_ip.replace(".", "-") for i in self.ep.instances.values()))
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
+    def test_a_type_without_efa_gets_none(self):
+        self.script("#!/bin/bash\n#SBATCH -N 2 -t 5\nsrun true\n")
+        self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", check=True)
+        [run] = self.calls("RunInstances")
+        self.assertFalse([k for k in run["params"] if k.startswith("NetworkInterface")])
+        self.assertFalse(any(i.efa for i in self.ep.instances.values()))
 
 
 class PartialFill(AwsMpiCase):

@@ -488,6 +488,9 @@ void send_every_request(Fixture& f) {
   run.key_name = "spawn-7";
   run.root_volume_gib = 40;
   f.expect("ec2", "RunInstances", [&] { (void)ec2.run_instances(run); });
+  RunInstancesRequest efa = run;  // a cohort's nodes on an EFA type: the interface carries subnet and groups
+  efa.efa_interface = true;
+  f.expect("ec2", "RunInstances", [&] { (void)ec2.run_instances(efa); });
   RunInstancesRequest minimal;
   minimal.image_id = "ami-1";
   minimal.instance_type = "t3.micro";
@@ -509,6 +512,8 @@ void send_every_request(Fixture& f) {
   });
   f.expect("ec2", "CreatePlacementGroup", [&] { (void)ec2.create_placement_group("spawn-7", "cluster", tags); });
   f.expect("ec2", "DeletePlacementGroup", [&] { (void)ec2.delete_placement_group("spawn-7"); });
+  f.expect("ec2", "DescribePlacementGroups", [&] { (void)ec2.describe_placement_groups({{"tag:spawn:managed", {"true"}}}); });
+  f.expect("ec2", "DeleteSecurityGroup", [&] { (void)ec2.delete_security_group("sg-1"); });
   f.expect("ec2", "CreateSecurityGroup", [&] { (void)ec2.create_security_group("spawn-7", "spawn job 7", "vpc-1", tags); });
   f.expect("ec2", "AuthorizeSecurityGroupIngress", [&] {
     (void)ec2.authorize_security_group_ingress("sg-1", {{"tcp", 22, 22, {"10.0.0.0/16"}, {}}, {"-1", -1, -1, {}, {"sg-1"}}});
@@ -554,7 +559,7 @@ TEST(AwsConformance, EveryRequestMatchesTheBotocoreModels) {
   }
   for (const auto& p : c.problems) ADD_FAILURE() << p;
   // Every operation the client implements was seen (both pages of the paginated ones).
-  EXPECT_EQ(c.operations_checked.size(), 22u);
+  EXPECT_EQ(c.operations_checked.size(), 24u);
   EXPECT_GE(c.parameters_checked.size(), 90u);
   std::cout << "conformance: " << c.operations_checked.size() << " operations, " << c.parameters_checked.size()
             << " distinct operation parameters checked against botocore models\n";

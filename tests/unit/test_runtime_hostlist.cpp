@@ -10,6 +10,19 @@ TEST(RuntimeHostlist, CompressesConsecutiveNumbersIntoRanges) {
   EXPECT_EQ(compress_hostlist({"node001", "node002"}), "node[001-002]");
 }
 
+// Each expectation is what `scontrol show hostlist` (Slurm 22.05) prints for the same names.
+TEST(RuntimeHostlist, WidthsAsSlurmGroupsThem) {
+  EXPECT_EQ(compress_hostlist({"n9", "n10"}), "n[9-10]");
+  EXPECT_EQ(compress_hostlist({"n09", "n10"}), "n[09-10]");
+  EXPECT_EQ(compress_hostlist({"n9", "n010"}), "n[9,010]");
+  EXPECT_EQ(compress_hostlist({"n099", "n100", "n1000"}), "n[099-100,1000]");
+  EXPECT_EQ(compress_hostlist({"n1", "n01"}), "n[1,01]");
+  EXPECT_EQ(compress_hostlist({"n10", "n9"}), "n[10,9]");
+  EXPECT_EQ(compress_hostlist({"n1", "n2", "n10", "n11"}), "n[1-2,10-11]");
+  // EC2's IP-based host names of one cohort.
+  EXPECT_EQ(compress_hostlist({"ip-10-0-0-5", "ip-10-0-0-10", "ip-10-0-1-7"}), "ip-10-0-0-[5,10],ip-10-0-1-7");
+}
+
 TEST(RuntimeHostlist, SingleAndUnnumberedNamesStayAsTheyAre) {
   EXPECT_EQ(compress_hostlist({"vm"}), "vm");
   EXPECT_EQ(compress_hostlist({"spawn-7"}), "spawn-7");

@@ -19,6 +19,8 @@ const std::vector<Permission>& client_permissions() {
       {"AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress", Scope::managed},
       {"CreatePlacementGroup", "ec2:CreatePlacementGroup", Scope::any},
       {"DeletePlacementGroup", "ec2:DeletePlacementGroup", Scope::managed},
+      {"DescribePlacementGroups", "ec2:DescribePlacementGroups", Scope::any},
+      {"DeleteSecurityGroup", "ec2:DeleteSecurityGroup", Scope::managed},
       {"GetParameter", "ssm:GetParameter", Scope::public_parameter},
       {"GetProducts", "pricing:GetProducts", Scope::any},
       {"GetCallerIdentity", "sts:GetCallerIdentity", Scope::none},

@@ -52,7 +52,8 @@ const std::vector<Command>& commands() {
        "spawn's EC2 instances (tagged spawn:managed) that are not terminated: id, type, state, job, launch time",
        cmd_aws_list},
       {"aws cleanup", "[--region R] [--job JOB] [--yes] [--dry-run] [--json]",
-       "terminate spawn's EC2 instances that are left (asks first; without a terminal only with --yes)",
+       "terminate spawn's EC2 instances that are left and delete multi-node jobs' placement/security groups (asks "
+       "first; without a terminal only with --yes)",
        cmd_aws_cleanup},
       {"aws policy", "[--for user|instance] [--region R] [--config FILE]",
        "the least-privilege IAM policy (JSON) for whoever runs spawn, from the operations the client sends",

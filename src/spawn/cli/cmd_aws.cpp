@@ -1,5 +1,5 @@
 // spawn aws list / cleanup / policy: the instances spawn launched (found by their spawn:managed tag, so strays of a
-// crashed supervisor too), terminating them, and the IAM policy spawn needs.
+// crashed supervisor too), terminating them and deleting multi-node jobs' leftover groups, and the IAM policy.
 #include <unistd.h>
 
 #include <iostream>
@@ -103,6 +103,44 @@ void print(const std::vector<aws::Instance>& instances, const std::string& regio
   std::fflush(stdout);
 }
 
+// A multi-node job's placement and security groups (tagged spawn:managed, spawn:job) outlive it only when its
+// supervisor died: deleted here once their instances are gone (EC2 refuses while any is left).
+struct Groups {
+  std::vector<std::string> placement, security;  // names; ids
+};
+
+Groups managed_groups(aws::Ec2Client& ec2, const AwsArgs& args, const std::string& region) {
+  std::vector<aws::Filter> filters = {{"tag:spawn:managed", {"true"}}};
+  if (args.job) filters.push_back({"tag:spawn:job", {*args.job}});
+  Groups out;
+  auto placement = ec2.describe_placement_groups(filters);
+  if (!placement) throw Error("listing spawn's placement groups in " + region + ": " + placement.error().to_string());
+  for (const auto& g : *placement) out.placement.push_back(g.name);
+  auto security = ec2.describe_security_groups({}, filters);
+  if (!security) throw Error("listing spawn's security groups in " + region + ": " + security.error().to_string());
+  for (const auto& g : *security) out.security.push_back(g.id);
+  return out;
+}
+
+void delete_groups(aws::Ec2Client& ec2, const Groups& groups, const std::string& region) {
+  std::size_t left = 0;
+  for (const auto& id : groups.security) {
+    if (auto r = ec2.delete_security_group(id); !r) {
+      ++left;
+      std::cerr << "security group " << id << " in " << region << " not deleted: " << r.error().to_string() << "\n";
+    }
+  }
+  for (const auto& name : groups.placement) {
+    if (auto r = ec2.delete_placement_group(name); !r) {
+      ++left;
+      std::cerr << "placement group " << name << " in " << region << " not deleted: " << r.error().to_string() << "\n";
+    }
+  }
+  std::size_t done = groups.security.size() + groups.placement.size() - left;
+  if (done) std::cerr << "deleted " << done << " group(s) of multi-node jobs in " << region << "\n";
+  if (left) std::cerr << left << " group(s) still in use by instances shutting down: run spawn aws cleanup again\n";
+}
+
 } // namespace
 
 int cmd_aws_list(const std::vector<std::string>& raw) {
@@ -122,15 +160,18 @@ int cmd_aws_cleanup(const std::vector<std::string>& raw) {
   aws::Ec2Client ec2(session);
   auto instances = managed_instances(ec2, args, region);
   print(instances, region, args.json);
+  auto groups = managed_groups(ec2, args, region);
+  const std::size_t group_count = groups.placement.size() + groups.security.size();
   std::vector<std::string> ids;
   for (const auto& i : instances)
     if (i.state != aws::InstanceState::shutting_down) ids.push_back(i.id);
-  if (ids.empty() || args.dry_run) {
-    if (args.dry_run && !ids.empty())
-      std::cerr << "dry run: would terminate " << ids.size() << " instance(s) in " << region << "\n";
+  std::string what = "terminate " + std::to_string(ids.size()) + " instance(s)";
+  if (group_count) what += " and delete " + std::to_string(group_count) + " placement/security group(s)";
+  what += " in " + region;
+  if ((ids.empty() && !group_count) || args.dry_run) {
+    if (args.dry_run && (!ids.empty() || group_count)) std::cerr << "dry run: would " << what << "\n";
     return 0;
   }
-  std::string what = "terminate " + std::to_string(ids.size()) + " instance(s) in " + region;
   if (!args.yes) {
     if (!(::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO)))
       throw Error("aws cleanup: would " + what + "; not done: there is no terminal to confirm on (pass --yes)");
@@ -142,9 +183,12 @@ int cmd_aws_cleanup(const std::vector<std::string>& raw) {
       return 1;
     }
   }
-  auto changes = ec2.terminate_instances(ids); // the client sends them in batches of 500
-  if (!changes) throw Error("terminating spawn's instances in " + region + ": " + changes.error().to_string());
-  std::cerr << "terminating " << ids.size() << " instance(s) in " << region << "\n";
+  if (!ids.empty()) {
+    auto changes = ec2.terminate_instances(ids); // the client sends them in batches of 500
+    if (!changes) throw Error("terminating spawn's instances in " + region + ": " + changes.error().to_string());
+    std::cerr << "terminating " << ids.size() << " instance(s) in " << region << "\n";
+  }
+  if (group_count) delete_groups(ec2, groups, region);
   return 0;
 }
 

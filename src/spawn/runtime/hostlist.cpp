@@ -28,6 +28,26 @@ std::string padded(std::uint64_t n, std::size_t width) {
   return s;
 }
 
+// Slurm's rule (hostlist.c, _width_equiv): consecutive numbers of different widths share a range when one of them
+// was written without zero padding ("n9" and "n10": "n[9-10]"); the range then takes the padded one's width.
+std::size_t leading_zeros(std::uint64_t n, std::size_t width) {
+  std::size_t digits = std::to_string(n).size();
+  return width > digits ? width - digits : 0;
+}
+
+bool width_equiv(std::uint64_t n, std::size_t& wn, std::uint64_t m, std::size_t& wm) {
+  if (wn == wm) return true;
+  std::size_t npad = leading_zeros(n, wn), nmpad = leading_zeros(n, wm);
+  std::size_t mpad = leading_zeros(m, wm), mnpad = leading_zeros(m, wn);
+  if (npad != nmpad && mpad != mnpad) return false;
+  if (npad != nmpad) {
+    wm = wn;
+  } else {
+    wn = wm;
+  }
+  return true;
+}
+
 } // namespace
 
 std::string compress_hostlist(const std::vector<std::string>& names) {
@@ -40,16 +60,24 @@ std::string compress_hostlist(const std::vector<std::string>& names) {
       ++i;
       continue;
     }
-    // Every following name with the same prefix and width joins this bracket; consecutive numbers form ranges.
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges{{*first.number, *first.number}};
+    // Every following name with the same prefix joins this bracket; consecutive numbers of equivalent widths form
+    // ranges, each printed with its own width.
+    struct Range {
+      std::uint64_t lo, hi;
+      std::size_t width;
+    };
+    std::vector<Range> ranges{{*first.number, *first.number, first.width}};
     std::size_t j = i + 1;
     for (; j < names.size(); ++j) {
       Split next = split_name(names[j]);
-      if (!next.number || next.prefix != first.prefix || next.width != first.width) break;
-      if (*next.number == ranges.back().second + 1) {
-        ranges.back().second = *next.number;
+      if (!next.number || next.prefix != first.prefix) break;
+      Range& last = ranges.back();
+      std::size_t last_width = last.width, next_width = next.width;
+      if (*next.number == last.hi + 1 && width_equiv(last.hi, last_width, *next.number, next_width)) {
+        last.hi = *next.number;
+        last.width = last_width;
       } else {
-        ranges.emplace_back(*next.number, *next.number);
+        ranges.push_back({*next.number, *next.number, next.width});
       }
     }
     out += out.empty() ? "" : ",";
@@ -59,8 +87,8 @@ std::string compress_hostlist(const std::vector<std::string>& names) {
       out += first.prefix + "[";
       for (std::size_t r = 0; r < ranges.size(); ++r) {
         if (r) out += ",";
-        out += padded(ranges[r].first, first.width);
-        if (ranges[r].second != ranges[r].first) out += "-" + padded(ranges[r].second, first.width);
+        out += padded(ranges[r].lo, ranges[r].width);
+        if (ranges[r].hi != ranges[r].lo) out += "-" + padded(ranges[r].hi, ranges[r].width);
       }
       out += "]";
     }
