@@ -706,5 +706,5 @@ srun) shift; rt_srun "$@" ;;
 exec) shift; rt_exec "$@" ;;
 module) shift; rt_module "$@" ;;
 ml) shift; rt_ml "$@" ;;
-*) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS..." ;;
+*) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS... | exec ROOT CWD ENV... -- COMMAND..." ;;
 esac
