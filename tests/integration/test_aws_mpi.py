@@ -14,18 +14,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
 import sandbox  # noqa: E402
-from endpoint import Config, Endpoint  # noqa: E402
-
-SPAWN = None
-KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-BUCKET = "spawn-test-bucket"
+import test_aws_provider  # noqa: E402  (its AwsProviderCase: endpoint with user data executed, spawn, helpers)
+from test_aws_provider import BUCKET  # noqa: E402
 
 MPI_HELLO = r"""
 #include <mpi.h>
@@ -46,22 +42,13 @@ int main(int argc, char** argv) {
 """
 
 
-def wait_for(predicate, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def read_bytes(path):
     with open(path, "rb") as f:
         data = f.read()
     return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
 
 
-class AwsMpiCase(unittest.TestCase):
+class AwsMpiCase(test_aws_provider.AwsProviderCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="spawn-aws-mpi-bin-")
@@ -79,47 +66,17 @@ class AwsMpiCase(unittest.TestCase):
         shutil.rmtree(cls.tmp, True)
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="spawn-aws-mpi-test-")
-        if not os.environ.get("KEEP"):
-            self.addCleanup(shutil.rmtree, self.dir, True)
-        self.ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1,
-                                  minute_seconds=1.0, credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
-        self.addCleanup(self.ep.stop)
-        os.makedirs(os.path.join(self.dir, "ep", "s3", BUCKET))
-        self.work = os.path.join(self.dir, "work")
-        os.makedirs(self.work)
-        self.home = os.path.join(self.dir, "home")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPAWN_", "SLURM_", "OMPI_"))}
-        self.env.update(SPAWN_HOME=self.home, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
-                        AWS_REGION="us-east-1", AWS_ENDPOINT_URL=self.ep.url, SPAWN_AWS_BUCKET=BUCKET,
-                        SPAWN_INSTANCE_TYPES="c5.large,c5.xlarge", AWS_CONFIG_FILE="/dev/null",
-                        AWS_SHARED_CREDENTIALS_FILE="/dev/null", SPAWN_AWS_COOLDOWN_SECONDS="600")
-
-    def script(self, text, name="job.sbatch"):
-        with open(os.path.join(self.work, name), "w") as f:
-            f.write(text)
-        return name
-
-    def spawn(self, *args, timeout=180, check=False):
-        p = subprocess.run([SPAWN, *args], cwd=self.work, env=self.env, capture_output=True, text=True, timeout=timeout)
-        if check:
-            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        return p
+        super().setUp()
+        self.home = self.env["SPAWN_HOME"]
+        for k in [k for k in self.env if k.startswith("OMPI_")]:
+            del self.env[k]
 
     def calls(self, action, ok=True):
         return [c for c in self.ep.calls if c["action"] == action and (not ok or c.get("status") == 200)]
 
-    def read(self, name):
-        with open(os.path.join(self.work, name)) as f:
-            return f.read()
-
     def s3_objects(self):
         root = os.path.join(self.dir, "ep", "s3", BUCKET)
         return {urllib.parse.unquote(n): os.path.join(root, n) for n in os.listdir(root)}
-
-    def assert_all_terminated(self):
-        self.assertTrue(wait_for(lambda: all(i.state == "terminated" for i in self.ep.instances.values()), 30),
-                        {i.id: i.state for i in self.ep.instances.values()})
 
     def assert_groups_deleted(self):
         self.assertEqual(self.ep.placement_groups, {}, "the job's placement group is deleted")
@@ -307,7 +264,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
     args, rest = parser.parse_known_args()
-    SPAWN = os.path.abspath(args.spawn)
+    test_aws_provider.SPAWN = os.path.abspath(args.spawn)
     why = sandbox.available()
     if why:
         print("skipped: " + why)
