@@ -17,26 +17,25 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slurmlib  # noqa: E402
+import spawnlib  # noqa: E402
 
 SPAWN = ""
 ENVS: list["Env"] = []
 
 
-class Env:
+class Env(spawnlib.SpawnEnv):
     def __init__(self) -> None:
+        super().__init__(SPAWN, "spawn-hybrid-it-", slurmlib.clean_environment(), timeout=300)
         ENVS.append(self)
-        self.tmp = tempfile.TemporaryDirectory(prefix="spawn-hybrid-it-")
-        self.dir = Path(self.tmp.name)
-        os.chmod(self.dir, 0o755)
-        self.env = slurmlib.clean_environment({"SPAWN_HOME": str(self.dir / "home")})
-        self.env.pop("SPAWN_CONFIG", None)
+
+    def wait_until(self, what, timeout: float = 240, step: float = 0.5):
+        return spawnlib.wait_until(what, timeout, step)
 
     def close(self) -> None:
         """Cancels what a failed test left running (detached supervisors, Slurm jobs), then removes the directory."""
@@ -47,36 +46,10 @@ class Env:
                     self.run("cancel", str(j["job_id"]), timeout=120)
         except Exception:
             traceback.print_exc()
-        self.tmp.cleanup()
-
-    def script(self, name: str, text: str) -> Path:
-        path = self.dir / name
-        path.write_text(text)
-        return path
-
-    def run(self, *args: str, check: bool = False, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-        r = subprocess.run([SPAWN, *args], cwd=self.dir, env=env or self.env, capture_output=True, text=True,
-                           timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and r.returncode != 0:
-            raise AssertionError(f"spawn {' '.join(args)}: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
-        return r
-
-    def status(self, job: int | str) -> dict:
-        return json.loads(self.run("status", str(job), "--json", check=True).stdout)
-
-    def wait_until(self, what, timeout: float = 240, step: float = 0.5):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            value = what()
-            if value:
-                return value
-            time.sleep(step)
-        raise AssertionError(f"timed out waiting for {what}")
+        super().close()
 
 
-def expect(cond: bool, message: str) -> None:
-    if not cond:
-        raise AssertionError(message)
+expect = spawnlib.expect
 
 
 def by_index(status: dict) -> dict[int, dict]:
@@ -232,7 +205,9 @@ def test_busy_cluster_queue_moves_work_to_the_cloud() -> None:
     deadline split sends to the cloud what the cluster would finish too late."""
     e = Env()
     e.script("a.sbatch", ARRAY)
-    blocker = e.script("blocker.sbatch", "#!/bin/bash\n#SBATCH --time=3\n#SBATCH --mem=50M\nsleep 175\n")
+    # Long enough for the steps below at this build's speed (SPAWN_TEST_TIME_SCALE); cancelled at the end.
+    minutes = 3 * int(spawnlib.time_scale() + 0.5)
+    blocker = e.script("blocker.sbatch", f"#!/bin/bash\n#SBATCH --time={minutes}\n#SBATCH --mem=50M\nsleep {minutes * 60 - 5}\n")
     cpus = int(subprocess.run(["sinfo", "-h", "-p", "debug", "-o", "%C"], capture_output=True, text=True).stdout.split("/")[3])
     sub = slurmlib.sbatch(blocker, ["-c", str(cpus), "-o", "/dev/null"], env=slurmlib.clean_environment(),
                           cwd=e.dir, hold=False, partition="debug")
@@ -378,22 +353,11 @@ def main() -> int:
             return 1
         print("skipped: Slurm is unreachable (scripts/start-slurm.sh starts it; SPAWN_TEST_SLURM=1 makes this a failure)")
         return slurmlib.EXIT_SKIP
-    tests = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_") and args.k in name]
-    failed = 0
-    for name, fn in tests:
-        t0 = time.time()
-        try:
-            fn()
-            print(f"ok    {name} ({time.time() - t0:.1f}s)")
-        except Exception:
-            failed += 1
-            print(f"FAIL  {name} ({time.time() - t0:.1f}s)")
-            traceback.print_exc()
+    def close_envs() -> None:
         while ENVS:
             ENVS.pop().close()
-    print(f"{len(tests) - failed}/{len(tests)} passed")
-    return 1 if failed else 0
 
+    return spawnlib.run_tests(globals(), args.k, after_each=close_envs)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -183,7 +183,9 @@ public:
     }
     std::map<std::string, std::string> env{{"SPAWN_JOB_ID", std::to_string(requests.front().task.job_id)}};
     auto r = run_command(argv, env, plan->submit_dir, std::chrono::seconds(120));
-    auto id = util::trim(r.out.substr(0, r.out.find_first_of(";\n")));
+    // "JOBID" or "JOBID;CLUSTER" (--parsable); trim() views its argument, so that must outlive id.
+    const std::string first_line = r.out.substr(0, r.out.find_first_of(";\n"));
+    const std::string_view id = util::trim(first_line);
     if (r.status != 0 || !util::parse_uint(id)) {
       std::string what = plan->array ? "sbatch --array=" + array_list(indices) : std::string("sbatch");
       return fail_all(what + " " + *script + ": " + error_text(r));
