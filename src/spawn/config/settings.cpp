@@ -117,6 +117,16 @@ struct ProviderCodec {
   static std::string format(Value v) { return to_string(v); }
   static json to_json(Value v) { return to_string(v); }
 };
+struct ContainerRuntimeCodec {
+  using Value = ContainerRuntime;
+  static constexpr std::string_view type = "docker, podman, apptainer or auto";
+  static Expected<Value> parse(std::string_view raw) {
+    if (auto r = container_runtime_from(util::to_lower(util::trim(raw)))) return *r;
+    return got(type, raw);
+  }
+  static std::string format(Value v) { return to_string(v); }
+  static json to_json(Value v) { return to_string(v); }
+};
 struct ArchCodec {
   using Value = Arch;
   static constexpr std::string_view type = "x86_64 or arm64";
@@ -368,6 +378,8 @@ const std::vector<KeyDef>& table() {
                                               "(any NVIDIA GPU)"),
         make_key<AmiCodec, &S::ami>("ami", "machine image for EC2 instances", "(the provider's default)"),
         make_key<ImageCodec, &S::container>("container", "container image every task runs in", "(none)"),
+        make_key<ContainerRuntimeCodec, &S::container_runtime>(
+            "container_runtime", "what runs the container image: docker, podman, apptainer, or auto (what the node has)"),
         make_key<CountCodec<1>, &S::max_concurrent>("max_concurrent", "most tasks running at once", "(all at once)"),
         make_key<DurationCodec, &S::ttl>("ttl", "hard lifetime of an instance", "(none)"),
         make_key<BoolCodec, &S::requeue>("requeue", "run a task again after its spot instance is reclaimed"),

@@ -61,6 +61,7 @@ struct Settings {
   std::optional<std::string> gpu_type;
   std::optional<std::string> ami;
   std::optional<std::string> container;
+  ContainerRuntime container_runtime = ContainerRuntime::auto_detect;
   std::optional<std::uint32_t> max_concurrent; // nullopt: all tasks at once
   std::optional<Seconds> ttl;
   bool requeue = true;

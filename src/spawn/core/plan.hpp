@@ -81,7 +81,8 @@ struct Plan {
   bool spot_fallback_to_on_demand = false;
   std::vector<std::string> instance_types;   // ranked: the first is the choice, the rest the fallback order
   std::optional<std::string> ami;
-  std::optional<std::string> container;
+  std::optional<std::string> container;      // image the batch script runs in (nullopt: none, the node itself)
+  ContainerRuntime container_runtime = ContainerRuntime::auto_detect;
   std::optional<std::int64_t> ttl_seconds;
   std::optional<std::uint64_t> max_concurrent;  // nullopt: all at once (within the provider's capacity)
   std::vector<StagePath> stage_in, stage_out;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spawn {
@@ -12,6 +13,11 @@ const char* to_string(Arch arch);
 
 enum class Market { spot, on_demand };
 const char* to_string(Market market);
+
+// What runs a task's container image: a daemon (docker, podman) or Apptainer; auto picks what the node has.
+enum class ContainerRuntime { auto_detect, docker, podman, apptainer };
+const char* to_string(ContainerRuntime runtime);  // "auto", "docker", "podman", "apptainer"
+std::optional<ContainerRuntime> container_runtime_from(std::string_view text);
 
 struct NodeRequirements {
   std::uint32_t vcpus = 1;

@@ -212,8 +212,8 @@ const std::vector<std::string_view> k_job_keys = {
     "qos"};
 const std::vector<std::string_view> k_default_keys = {
     "provider", "region", "spot", "spot_fallback_to_on_demand", "instance_type", "instance_types", "ami", "container",
-    "ttl", "max_concurrent", "count", "mpi", "vcpus", "memory_mib", "whole_node_memory", "gpus", "gpu_type",
-    "exclusive", "environment", "staging", "command", "aws"};
+    "container_runtime", "ttl", "max_concurrent", "count", "mpi", "vcpus", "memory_mib", "whole_node_memory", "gpus",
+    "gpu_type", "exclusive", "environment", "staging", "command", "aws"};
 const std::vector<std::string_view> k_aws_keys = {"bucket", "prefix", "key_pair", "subnets", "security_groups",
                                                   "instance_profile", "root_volume_gib", "cooldown_seconds"};
 const std::vector<std::string_view> k_top_keys = {"format", "job", "defaults", "params", "grid", "modules",
@@ -240,6 +240,11 @@ ArraySpec spec_for(const std::vector<std::uint64_t>& sorted, std::optional<std::
   a.min = sorted.empty() ? 0 : sorted.front();
   a.max = sorted.empty() ? 0 : sorted.back();
   return a;
+}
+
+Expected<ContainerRuntime> container_runtime_in(std::string_view text) {
+  if (auto r = container_runtime_from(text)) return *r;
+  return Unexpected("expected docker, podman, apptainer or auto, got " + util::quote(text));
 }
 
 Expected<ProviderKind> provider_from(std::string_view text) {
@@ -333,6 +338,8 @@ spawn::Plan plan_from_value(const Value& root, const std::string& name) {
   }
   plan.ami = r.string(dfield("ami"), dpath("ami"));
   plan.container = r.string(dfield("container"), dpath("container"));
+  if (auto c = r.parsed<ContainerRuntime>(dfield("container_runtime"), dpath("container_runtime"), container_runtime_in))
+    plan.container_runtime = *c;
   if (const Value* aws = dfield("aws"); aws && aws->kind != Value::Kind::null) {
     if (aws->kind != Value::Kind::map) r.fail(*aws, "defaults.aws", "expected a mapping");
     r.check_keys(*aws, "defaults.aws", k_aws_keys);
@@ -685,6 +692,7 @@ json document(const spawn::Plan& plan, bool with_params) {
   d["instance_types"] = plan.instance_types;
   d["ami"] = opt(plan.ami);
   d["container"] = opt(plan.container);
+  d["container_runtime"] = to_string(plan.container_runtime);
   d["ttl"] = duration(plan.ttl_seconds);
   d["max_concurrent"] = opt(plan.max_concurrent);
   d["count"] = plan.nodes;

@@ -117,10 +117,24 @@ void fill_run_plan(Plan& plan, const Job& job, const config::Config& config, con
   if (settings.is_set("aws.root_volume_gib")) run.aws.root_volume_gib = settings.aws.root_volume_gib;
   if (settings.is_set("aws.cooldown_seconds")) run.aws.cooldown_seconds = settings.aws.cooldown_seconds;
   run.container = settings.container ? settings.container : job.container;
+  run.container_runtime = settings.container_runtime;
   run.ttl_seconds = settings.ttl ? settings.ttl : run.time_limit_seconds;
   if (plan.max_concurrent) run.max_concurrent = plan.max_concurrent->value;
 
   run.modules = find_modules(job, config);
+  if (!run.container) {
+    // A module mapped to a container image: the script runs in that image (the first one, if several differ).
+    for (const auto& m : run.modules) {
+      if (m.provider != "container" || !m.value) continue;
+      if (!run.container) {
+        run.container = m.value;
+      } else if (*run.container != *m.value) {
+        run.unsupported.push_back({origin_of(job, m.line), "module load " + m.name, m.value,
+                                   "the task runs in one image only: " + *run.container +
+                                       " (set `container` to choose)"});
+      }
+    }
+  }
   run.cluster_paths = find_cluster_paths(job);
   for (const auto& d : job.directives) {
     auto spec = slurm::find_option(std::string_view(d.option).substr(2));

@@ -7,6 +7,7 @@
 #   runtime.sh srun ARGS...   the `srun` shim (DIR/bin/srun): runs a job step's tasks on the job's (emulated) nodes
 #   runtime.sh module ARGS... prints the shell code the `module`/`ml` function evaluates (mapped modules)
 #   runtime.sh exec ROOT CWD ENV... -- COMMAND...   an srun task sent here from another node over ssh (rt_remote)
+#   runtime.sh container-check RUNTIME IMAGE   prints the container tool that would run IMAGE here, or why none can
 #
 # The task directory, written by the C++ side (runtime/task_dir.cpp):
 #   settings      shell assignments (SPAWN_RT_*): paths of the standard streams, open mode, time limit, signal,
@@ -21,6 +22,7 @@
 #   runtime.log   this runtime's own messages;  batch.pid  the batch script's pid (its process group)
 #   steps/PGID    one file per running srun task (its process group);  step-ids/N  step numbers handed out
 #   cancel        asks for cancellation (written by the provider before it signals);  timeout  the limit was hit
+#   container     "TOOL NAME" of the task's docker/podman container while it may exist (image in settings)
 #   marker        the exit status, written once and atomically (marker.tmp, then renamed):
 #                 state=COMPLETED|FAILED|TIMEOUT|CANCELLED exit_code=N signal=N reason=TEXT start=EPOCH end=EPOCH
 
@@ -35,6 +37,7 @@ rt_die() {
 rt_signal_job() {
   local sig=$1 f
   [[ -n ${rt_batch:-} ]] && kill "-$sig" -- "-$rt_batch" 2>/dev/null
+  [[ -n ${rt_cname:-} ]] && rt_container_signal "$sig"
   rt_signal_steps "$sig"
 }
 
@@ -196,6 +199,7 @@ rt_run() {
     { exec 4>"$err"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the error file $err"
   fi
   { exec 5<"$in"; } 2>/dev/null || rt_finish FAILED 1 0 "cannot open the input file $in"
+  [[ -n ${SPAWN_RT_CONTAINER:-} ]] && rt_container_prepare
 
   # The batch script in its own process group (set -m), so signals can tell it from the srun tasks.
   set -m
@@ -206,6 +210,7 @@ rt_run() {
         "$SPAWN_RT_NODE" "$SPAWN_RT_WORK_DIR" >&4
       cd /tmp || exit 1
     fi
+    [[ -n ${SPAWN_RT_CONTAINER:-} ]] && rt_container_exec "${args[@]}" <&5 >&3 2>&4 3>&- 4>&- 5>&-
     exec env -i "${envs[@]}" "SLURM_TASK_PID=$BASHPID" "$rt_dir/slurm_script" "${args[@]}" <&5 >&3 2>&4 3>&- 4>&- 5>&-
   ) &
   rt_batch=$!
@@ -265,6 +270,7 @@ rt_run() {
     sleep 0.1
   fi
   rt_signal_job KILL
+  [[ -n ${rt_cname:-} ]] && rt_container_remove
   rm -f "$rt_dir"/steps/*
   [[ -n $timer ]] && kill -KILL -- "-$timer" 2>/dev/null
   [[ -n ${rt_killer:-} ]] && kill -KILL -- "-$rt_killer" 2>/dev/null
@@ -286,6 +292,134 @@ rt_run() {
     rt_finish COMPLETED 0 0 "$reason"
   fi
   rt_finish FAILED "$code" "$sig" "$reason"
+}
+
+# ---------------------------------------------------------------------------------------------------- container
+
+# With an image (SPAWN_RT_CONTAINER) the batch script runs inside it: docker/podman `run` or apptainer `exec`, the
+# task directory and the working directory bind-mounted at the same paths, the job's environment, its GPUs, the
+# host's network and PID namespace (so srun's step files hold pids the runtime can signal, as without a container).
+
+# Prints "KIND PATH" of the tool that runs images here (KIND: docker, podman or apptainer); SPAWN_RT_CONTAINER_RUNTIME
+# (or $1) names it, auto takes docker when its daemon answers, else podman, else apptainer or singularity. When none
+# can, prints why on stderr and returns 1.
+rt_container_tool() {
+  local want=${1:-${SPAWN_RT_CONTAINER_RUNTIME:-auto}} kind path out why=""
+  local -a kinds
+  case $want in
+  auto) kinds=(docker podman apptainer singularity) ;;
+  apptainer) kinds=(apptainer singularity) ;;
+  docker | podman) kinds=("$want") ;;
+  *) echo "unknown container runtime '$want' (expected docker, podman, apptainer or auto)" >&2; return 1 ;;
+  esac
+  for kind in "${kinds[@]}"; do
+    if ! path=$(command -v "$kind"); then
+      why+="${why:+; }$kind is not installed"
+      continue
+    fi
+    case $kind in
+    docker) out=$(timeout 30 "$path" version --format '{{.Server.Version}}' 2>&1) ;;
+    podman) out=$(timeout 30 "$path" info --format '{{.Host.Arch}}' 2>&1) ;;
+    *) out=$(timeout 30 "$path" --version 2>&1) ;;
+    esac
+    if (($? == 0)); then
+      [[ $kind == singularity ]] && kind=apptainer
+      printf '%s %s\n' "$kind" "$path"
+      return 0
+    fi
+    out=$(printf '%s\n' "$out" | grep -v '^ *$' | tail -n 1)
+    why+="${why:+; }$kind does not work here: ${out:-no answer}"
+  done
+  printf '%s\n' "$why" >&2
+  return 1
+}
+
+rt_container_check() { # runtime image
+  local tool
+  tool=$(rt_container_tool "$1") || exit 1
+  printf '%s\n' "$tool"
+}
+
+# Chooses the tool, makes sure the image is there (pulling it into runtime.log) and builds rt_ccmd, the command
+# that runs the batch script in it; a failure ends the task FAILED with the reason on its stderr.
+rt_container_prepare() {
+  local image=$SPAWN_RT_CONTAINER tool why image_path="" kv name gpus="" work=$SPAWN_RT_WORK_DIR
+  [[ -d $work ]] || work=/tmp # where the batch subshell goes when the directory is missing, as slurmstepd does
+  if ! tool=$(rt_container_tool 2>"$rt_dir/container.why"); then
+    why="container image $image: no container runtime can run it on $SPAWN_RT_NODE: $(<"$rt_dir/container.why")"
+    printf 'spawn-runtime: error: %s\n' "$why" >&4
+    rt_finish FAILED 1 0 "$why"
+  fi
+  rm -f "$rt_dir/container.why"
+  rt_ckind=${tool%% *} rt_ctool=${tool#* }
+  for kv in "${envs[@]}"; do [[ $kv == CUDA_VISIBLE_DEVICES=?* ]] && gpus=${kv#*=}; done
+  echo "$(date +%FT%T) running the batch script in $image with $rt_ckind ($rt_ctool)"
+  if [[ $rt_ckind == apptainer ]]; then
+    # Apptainer keeps the caller's environment (the job's) and process group; it uses the image's own PATH.
+    [[ $image == *://* || $image == /* || $image == ./* || $image == *.sif ]] || image=docker://$image
+    rt_ccmd=("$rt_ctool" exec --bind "$rt_dir" --bind "$work" --pwd "$work")
+    [[ -n $gpus ]] && rt_ccmd+=(--nv)
+    rt_ccmd+=("$image")
+    return
+  fi
+  if ! "$rt_ctool" image inspect "$image" >/dev/null 2>&1; then
+    echo "$(date +%FT%T) pulling $image"
+    if ! "$rt_ctool" pull "$image" 2>&1; then
+      why="container image $image: $rt_ckind cannot pull it (see $rt_dir/runtime.log)"
+      printf 'spawn-runtime: error: %s\n' "$why" >&4
+      rt_finish FAILED 1 0 "$why"
+    fi
+  fi
+  image_path=$("$rt_ctool" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" 2>/dev/null |
+    sed -n 's/^PATH=//p')
+  rt_cname="spawn-${SPAWN_RT_JOB_LABEL//[^A-Za-z0-9_.-]/_}-$(printf '%s' "$rt_dir" | cksum | cut -d' ' -f1)"
+  "$rt_ctool" rm -f "$rt_cname" >/dev/null 2>&1 # a container of an earlier attempt of this task directory
+  printf '%s %s\n' "$rt_ctool" "$rt_cname" >"$rt_dir/container"
+  rt_ccmd=("$rt_ctool" run --rm --name "$rt_cname" --network host --pid host --sig-proxy=false --entrypoint "")
+  rt_ccmd+=(-v "$rt_dir:$rt_dir" -w "$work")
+  [[ $work == "$SPAWN_RT_WORK_DIR" ]] && rt_ccmd+=(-v "$work:$work")
+  if [[ $rt_ckind == podman && $(id -u) != 0 ]]; then
+    rt_ccmd+=(--userns keep-id) # rootless: the user stays the user inside, files come back owned by them
+  else
+    rt_ccmd+=(--user "$(id -u):$(id -g)")
+  fi
+  [[ ${SPAWN_RT_STDIN:-/dev/null} != /dev/null ]] && rt_ccmd+=(-i)
+  if [[ -n $gpus ]]; then
+    if [[ $rt_ckind == docker ]]; then
+      rt_ccmd+=(--gpus "\"device=$gpus\"")
+    else
+      local IFS=,
+      for kv in $gpus; do rt_ccmd+=(--device "nvidia.com/gpu=$kv"); done
+      unset IFS
+    fi
+  fi
+  for kv in "${envs[@]}"; do
+    name=${kv%%=*}
+    [[ $name == PATH ]] || rt_ccmd+=(-e "$name")
+  done
+  rt_ccmd+=(-e "PATH=$rt_dir/bin:${image_path:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}" "$image")
+}
+
+# In the batch subshell: replaces it with the container tool running the script (args: the script's arguments).
+rt_container_exec() {
+  local tool_path=$PATH
+  # The tool reads each -e NAME's value from its own environment: the job's, over the runtime's (DOCKER_HOST...).
+  exec env "${envs[@]}" "PATH=$tool_path" "APPTAINERENV_PREPEND_PATH=$rt_dir/bin" \
+    "SINGULARITYENV_PREPEND_PATH=$rt_dir/bin" "${rt_ccmd[@]}" "$rt_dir/slurm_script" "$@"
+}
+
+# Sends signal $1 to every process of the task's container (its main process leads their process group).
+rt_container_signal() {
+  local pid
+  pid=$("$rt_ctool" inspect --format '{{.State.Pid}}' "$rt_cname" 2>/dev/null) || return 0
+  [[ $pid =~ ^[1-9][0-9]*$ ]] || return 0
+  kill "-$1" -- "-$pid" 2>/dev/null || kill "-$1" "$pid" 2>/dev/null
+}
+
+# Removes the task's container if it is still there (the tool was killed before its --rm could act).
+rt_container_remove() {
+  "$rt_ctool" rm -f "$rt_cname" >/dev/null 2>&1
+  rm -f "$rt_dir/container"
 }
 
 # ---------------------------------------------------------------------------------------------------- srun
@@ -706,5 +840,6 @@ srun) shift; rt_srun "$@" ;;
 exec) shift; rt_exec "$@" ;;
 module) shift; rt_module "$@" ;;
 ml) shift; rt_ml "$@" ;;
+container-check) rt_container_check "${2:-auto}" ;;
 *) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS... | exec ROOT CWD ENV... -- COMMAND..." ;;
 esac

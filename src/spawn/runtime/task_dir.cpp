@@ -55,6 +55,8 @@ std::string settings_text(const TaskSpec& spec) {
   set("SPAWN_RT_NODE_NAMES", util::join(spec.node_names, " "));
   set("SPAWN_RT_TASKS_PER_NODE", space_joined(spec.tasks_per_node));
   set("SPAWN_RT_LOGIN_ENV", spec.login_environment ? "1" : "0");
+  set("SPAWN_RT_CONTAINER", spec.container.value_or(""));
+  set("SPAWN_RT_CONTAINER_RUNTIME", to_string(spec.container_runtime));
   return out;
 }
 
@@ -82,6 +84,8 @@ TaskSpec make_task_spec(const Plan& plan, const TaskIdentity& identity) {
   spec.tasks_per_node.resize(spec.node_names.size(), spec.tasks_per_node.empty() ? 1 : spec.tasks_per_node.back());
   spec.modules = plan.modules;
   spec.login_environment = plan.export_env.has_value();
+  spec.container = plan.container;
+  spec.container_runtime = plan.container_runtime;
   return spec;
 }
 

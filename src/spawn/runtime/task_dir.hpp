@@ -34,6 +34,8 @@ struct TaskSpec {
   std::vector<std::string> node_names;        // node 0 runs the script
   std::vector<std::uint32_t> tasks_per_node;  // srun's layout and the hostfile's slots
   std::vector<ModuleUse> modules;             // the `module` shim's mapping
+  std::optional<std::string> container;       // image the batch script runs in (runtime.sh: SPAWN_RT_CONTAINER)
+  ContainerRuntime container_runtime = ContainerRuntime::auto_detect;
   bool login_environment = false;             // start from the user's login environment (--export given), as
                                               // slurmd does for SLURM_GET_USER_ENV; env entries override it
 };

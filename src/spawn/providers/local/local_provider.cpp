@@ -8,6 +8,7 @@
 
 #include "engine/claim.hpp"
 #include "providers/local/process.hpp"
+#include "providers/slurm/cluster.hpp"
 #include "runtime/environment.hpp"
 #include "runtime/task_dir.hpp"
 #include "util/files.hpp"
@@ -37,6 +38,11 @@ std::optional<int> read_pid_file(const fs::path& path) {
 // SIGKILL to whatever is left of a task whose runtime is gone: the batch script's group and the srun tasks' groups.
 void kill_leftovers(const fs::path& dir) {
   if (auto batch = read_pid_file(dir / runtime::k_batch_pid_file)) ::kill(-*batch, SIGKILL);
+  // A docker/podman container the runtime left ("TOOL NAME"): its processes are not the runtime's children.
+  if (auto container = util::read_file(dir / "container")) {
+    auto parts = util::split(std::string(util::trim(*container)), ' ');
+    if (parts.size() == 2) (void)slurm::run_command({parts[0], "rm", "-f", parts[1]});
+  }
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir / "steps", ec)) {
     auto pgid = util::parse_uint(entry.path().filename().string());
@@ -86,6 +92,19 @@ public:
                         " GPU(s) per node, but this machine (" + short_hostname() + ") has " + std::to_string(gpus) +
                         "; use a provider with GPUs (--provider aws) or drop the GPU request to try the script here");
     }
+    if (plan.container) {
+      // The runtime's own test, before anything is launched: which tool would run the image here, or why none can.
+      auto found = slurm::run_command({bash_path(), "-c", std::string(runtime::runtime_script()), "runtime.sh",
+                                       "container-check", to_string(plan.container_runtime)});
+      if (found.status != 0) {
+        auto why = std::string(util::trim(found.err));
+        return Unexpected("job " + util::quote(plan.job_name) + ": container image " + *plan.container +
+                          ": no container runtime can run it on this machine (" + short_hostname() + "): " +
+                          (why.empty() ? "the check failed" : why) +
+                          "; install and start Docker, Podman or Apptainer (container_runtime chooses one), or use "
+                          "another provider (--provider aws)");
+      }
+    }
     return {};
   }
 
@@ -124,6 +143,10 @@ public:
     std::vector<std::string> runtime_env = {
         std::string("PATH=") + (path && *path ? path : "/usr/local/bin:/usr/bin:/bin") + ":/usr/bin:/bin",
         "LC_ALL=C"};
+    // What the container tools read (a task with an image runs the script through one of them).
+    for (const char* name : {"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "CONTAINER_HOST", "XDG_RUNTIME_DIR", "HOME"}) {
+      if (const char* value = std::getenv(name)) runtime_env.push_back(std::string(name) + "=" + value);
+    }
     auto process = start_detached(command, runtime_env, dir, dir / runtime::k_runtime_log);
     if (!process) return Unexpected(task_label(request) + ": " + process.error());
     return format_handle(*process);
