@@ -10,6 +10,8 @@ packages=(
   slurm-wlm munge openmpi-bin libopenmpi-dev
   # The AWS MPI test runs spawn's own sshd per simulated node (port 2222, its own config); never the machine's.
   openssh-server
+  # The container tests run a private dockerd and build their image from busybox-static (no registry needed).
+  docker.io busybox-static
 )
 missing=()
 for p in "${packages[@]}"; do
