@@ -61,6 +61,7 @@ class Config:
     verify_signatures: bool = True        # when the secret is known
     require_known_keys: bool = False      # unknown access keys answer AuthFailure
     execute_user_data: bool = False       # really run user data in a sandbox (sandbox.py)
+    instance_environment: Dict[str, str] = field(default_factory=dict)  # more variables for every sandboxed user data
     private_ip_prefix: str = "127.77"     # instance k gets 127.77.(k//250).(k%250+2): reachable on loopback
     ssm_parameters: Dict[str, str] = field(default_factory=lambda: {
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64": "ami-0a1b2c3d4e5f60718",
@@ -248,7 +249,7 @@ class Endpoint:
             environment={
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds_url(inst.id),
                 "AWS_ENDPOINT_URL": self.url, "AWS_REGION": self.config.region, "AWS_DEFAULT_REGION": self.config.region,
-                "SPAWN_SANDBOX_INSTANCE_ID": inst.id,
+                "SPAWN_SANDBOX_INSTANCE_ID": inst.id, **self.config.instance_environment,
             })
         inst.sandbox.start(data)
 

@@ -33,6 +33,8 @@ constexpr const char* k_default_ami_parameter = "/aws/service/ami-amazon-linux-l
 constexpr const char* k_launch_record = "aws-launch";  // in the task's state directory, written before RunInstances
 constexpr const char* k_task_record = "aws-task";      // outputs to bring back: S3 key <TAB> local path
 constexpr const char* k_cohort_record = "aws-cohort";  // a multi-node task's groups and instances (key=value)
+// A task with a container image also installs its runtime and pulls the image before the script starts.
+constexpr std::int64_t k_container_setup_seconds = 900;
 
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -376,7 +378,7 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
   std::vector<std::string> tried;  // "c5.large/us-east-1a/spot: InsufficientInstanceCapacity"
   std::optional<std::int64_t> backstop;
   if (auto limit = plan.time_limit_seconds ? plan.time_limit_seconds : plan.ttl_seconds)
-    backstop = (*limit + m_options.backstop_grace_seconds + 59) / 60;
+    backstop = (*limit + m_options.backstop_grace_seconds + (plan.container ? k_container_setup_seconds : 0) + 59) / 60;
 
   while (!remaining.empty()) {
     auto pool = m_cooldown.first_available(pools, now_seconds());

@@ -88,6 +88,24 @@ for file in settings job.env hostfile bin/srun bin/ssh ssh/config; do
   [[ -f $file ]] && sed -i -e "s|@SPAWN_ROOT@|${root//|/\\|}|g" -e "s|@SPAWN_NODE@|$node|g" "$file"
 done
 
+# A task with a container image: its runtime installed (a no-op when the AMI has it) and started; runtime.sh pulls
+# the image and runs the script in it. GPU AMIs (the deep-learning AMIs) bring the NVIDIA container toolkit.
+image=$(. ./settings && printf '%s' "${SPAWN_RT_CONTAINER:-}")
+if [[ -n $image ]]; then
+  kind=$(. ./settings && printf '%s' "${SPAWN_RT_CONTAINER_RUNTIME:-auto}")
+  [[ $kind == auto ]] && kind=docker
+  say "container image $image: making sure $kind is installed and running"
+  if command -v dnf >/dev/null; then dnf install -y "$kind"
+  elif command -v yum >/dev/null; then yum install -y "$kind"
+  elif ! command -v "$kind" >/dev/null && command -v apt-get >/dev/null; then
+    apt-get update -q && apt-get install -y "$([[ $kind == docker ]] && echo docker.io || echo "$kind")"
+  fi
+  if [[ $kind != apptainer ]]; then
+    systemctl start "$kind"
+    for _ in $(seq 120); do timeout 10 "$kind" version >/dev/null 2>&1 && break; sleep 1; done
+  fi
+fi
+
 upload_outputs() {
   local i path
   for ((i = 5; i + 1 < ${#f[@]}; i += 2)); do
