@@ -14,6 +14,7 @@ Start it from Python (Endpoint(Config(...)).start()) or as a process:
 """
 import argparse
 import base64
+import fnmatch
 import datetime
 import gzip
 import hashlib
@@ -157,6 +158,8 @@ class Endpoint:
         self.run_bucket = TokenBucket(self.config.run_bucket_capacity, self.config.run_bucket_refill)
         self.describe_bucket = TokenBucket(self.config.describe_bucket_capacity, self.config.describe_bucket_refill)
         self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": []}
+        self.local = threading.local()  # the region the current request was signed for
+        self.region_offers = {}         # region -> type -> prices (catalog.region_offers), see offers()
         self.calls: List[dict] = []           # every AWS call: service, action, access key, status
         self.next_ip = 0
         self.server = None
@@ -421,7 +424,7 @@ class Endpoint:
         if lo < 1 or hi < lo:
             raise AwsError(400, "InvalidParameterValue", "MinCount must be at least 1 and at most MaxCount")
         itype = p.get("InstanceType", "m1.small")
-        if itype not in catalog.TYPES:
+        if itype not in self.offers(self.request_region()):
             raise AwsError(400, "InvalidParameterValue", f"Invalid value '{itype}' for InstanceType.")
         image = p.get("ImageId", "")
         if not re.fullmatch(r"ami-[0-9a-f]{8,17}", image):
@@ -525,7 +528,7 @@ class Endpoint:
                 f"<placement><availabilityZone>{inst.zone}</availabilityZone>{group}<tenancy>default</tenancy></placement>"
                 f"<monitoring><state>disabled</state></monitoring><subnetId>{escape(inst.subnet_id)}</subnetId>"
                 f"<vpcId>vpc-00000001</vpcId><privateIpAddress>{inst.private_ip}</privateIpAddress>"
-                f"<groupSet>{sgs}</groupSet>{reason}<architecture>{catalog.TYPES[inst.instance_type]['arch']}</architecture>"
+                f"<groupSet>{sgs}</groupSet>{reason}<architecture>{catalog.load()[0][inst.instance_type]['arch']}</architecture>"
                 f"<rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/xvda</rootDeviceName>{lifecycle}"
                 f"<clientToken>{escape(inst.client_token)}</clientToken>{tag_xml(inst.tags)}{profile}"
                 f"<metadataOptions><state>applied</state><httpTokens>{inst.http_tokens}</httpTokens>"
@@ -634,44 +637,103 @@ class Endpoint:
         return (f'<{root} xmlns="{EC2_NS}"><requestId>{uuid.uuid4()}</requestId><{set_name}>{"".join(page)}</{set_name}>'
                 f"{token_xml}</{root}>")
 
+    # ----- The catalog calls (DescribeInstanceTypes, DescribeAvailabilityZones, DescribeSpotPriceHistory; the
+    # Price List below): answered per request region from spawn's catalog file (catalog.load()); tests change
+    # prices through self.offers(region). -----
+    def request_region(self):
+        return getattr(self.local, "region", None) or self.config.region
+
+    def offers(self, region=None):
+        region = region or self.config.region
+        with self.lock:
+            if region not in self.region_offers:
+                self.region_offers[region] = catalog.region_offers(region)
+            return self.region_offers[region]
+
+    def zone_ids(self, region):
+        prefix = catalog.zone_prefix(region)
+        return {region + z: f"{prefix}-az{ord(z) - ord('a') + 1}" for z in self.config.zones}
+
+    @staticmethod
+    def _max_results(p, low, high, default):
+        if "MaxResults" not in p:
+            return default
+        n = int(p["MaxResults"])
+        if not low <= n <= high:
+            raise AwsError(400, "InvalidParameterValue", f"MaxResults must be between {low} and {high}, got {n}")
+        return n
+
     def ec2_describe_instance_types(self, p, access_key):
-        names = self._list(p, "InstanceType") or sorted(catalog.TYPES)
+        region = self.request_region()
+        offered = self.offers(region)
+        facts = catalog.load()[0]
+        names = self._list(p, "InstanceType")
         for n in names:
-            if n not in catalog.TYPES:
+            if n not in offered:
                 raise AwsError(400, "InvalidInstanceType", f"The following supplied instance types do not exist: [{n}]")
+        names = names or sorted(offered)
+        checks = {
+            "current-generation": lambda t, v: str(t["current"]).lower() in v,
+            "instance-type": lambda t, v: any(fnmatch.fnmatchcase(t["name"], x) for x in v),
+            "processor-info.supported-architecture": lambda t, v: t["arch"] in v,
+            "burstable-performance-supported": lambda t, v: str(t["burstable"]).lower() in v,
+        }
         filters = self._filters(p)
-        items = []
-        for n in names:
-            t = catalog.TYPES[n]
-            if any(f == "current-generation" and str(t.get("current", True)).lower() not in v for f, v in filters):
-                continue
-            gpus = ""
-            if t.get("gpus"):
-                gpus = (f"<gpuInfo><gpus><item><name>{t['gpu_name']}</name><manufacturer>NVIDIA</manufacturer>"
-                        f"<count>{t['gpus']}</count><memoryInfo><sizeInMiB>{t['gpu_mib']}</sizeInMiB></memoryInfo></item>"
-                        f"</gpus><totalGpuMemoryInMiB>{t['gpus'] * t['gpu_mib']}</totalGpuMemoryInMiB></gpuInfo>")
-            items.append(
-                f"<item><instanceType>{n}</instanceType><currentGeneration>{str(t.get('current', True)).lower()}"
-                f"</currentGeneration><supportedUsageClasses><item>on-demand</item><item>spot</item></supportedUsageClasses>"
-                f"<processorInfo><supportedArchitectures><item>{t['arch']}</item></supportedArchitectures></processorInfo>"
-                f"<vCpuInfo><defaultVCpus>{t['vcpus']}</defaultVCpus></vCpuInfo><memoryInfo><sizeInMiB>{t['mib']}"
-                f"</sizeInMiB></memoryInfo>{gpus}<networkInfo><networkPerformance>{t.get('net', 'Up to 10 Gigabit')}"
-                f"</networkPerformance><efaSupported>{str(t.get('efa', False)).lower()}</efaSupported></networkInfo></item>")
-        return self._paged("DescribeInstanceTypesResponse", "instanceTypeSet", items, p)
+        for f, _ in filters:
+            if f not in checks:
+                raise AwsError(400, "InvalidParameterValue", f"The filter '{f}' is invalid")
+        items = [catalog.type_xml(n) for n in names
+                 if all(checks[f](dict(facts[n], name=n), v) for f, v in filters)]
+        return self._paged("DescribeInstanceTypesResponse", "instanceTypeSet", items, p,
+                           self._max_results(p, 5, 100, 100))
+
+    def ec2_describe_availability_zones(self, p, access_key):
+        region = self.request_region()
+        items = "".join(f"<item><zoneName>{name}</zoneName><zoneState>available</zoneState><regionName>{region}"
+                        f"</regionName><zoneId>{zid}</zoneId><zoneType>availability-zone</zoneType></item>"
+                        for name, zid in self.zone_ids(region).items())
+        return (f'<DescribeAvailabilityZonesResponse xmlns="{EC2_NS}"><requestId>{uuid.uuid4()}</requestId>'
+                f"<availabilityZoneInfo>{items}</availabilityZoneInfo></DescribeAvailabilityZonesResponse>")
 
     def ec2_describe_spot_price_history(self, p, access_key):
-        names = self._list(p, "InstanceType") or sorted(catalog.TYPES)
-        zones = [p["AvailabilityZone"]] if p.get("AvailabilityZone") else [self.config.region + z for z in self.config.zones]
+        """The price in effect at StartTime (default now) per type, zone and product, and every change after it:
+        each zone's price changed two hours ago, so a StartTime before that also returns the older price."""
+        region = self.request_region()
+        offered = self.offers(region)
+        filters = dict(self._filters(p))
+        types = self._list(p, "InstanceType") or filters.get("instance-type") or sorted(offered)
+        products = self._list(p, "ProductDescription") or filters.get("product-description") or \
+            ["Linux/UNIX", "Windows"]
+        zones = self.zone_ids(region)
+        wanted_zones = [p["AvailabilityZone"]] if p.get("AvailabilityZone") else \
+            filters.get("availability-zone") or list(zones)
+        start = p.get("StartTime")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        changed = now - datetime.timedelta(hours=2)
+        since = datetime.datetime.strptime(start[:19], "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=datetime.timezone.utc) if start else now
         items = []
-        for n in names:
-            if n not in catalog.TYPES:
+        for n in types:
+            if n not in offered:
                 continue
-            for k, z in enumerate(zones):
-                price = catalog.TYPES[n]["od"] * (0.3 + 0.05 * k)
-                items.append(f"<item><instanceType>{n}</instanceType><productDescription>Linux/UNIX</productDescription>"
-                             f"<spotPrice>{price:.6f}</spotPrice><timestamp>{now_iso(-300)}</timestamp>"
-                             f"<availabilityZone>{z}</availabilityZone></item>")
-        return self._paged("DescribeSpotPriceHistoryResponse", "spotPriceHistorySet", items, p, 1000)
+            for zone in wanted_zones:
+                price = offered[n]["spot"].get(zones.get(zone, ""))
+                if price is None:
+                    continue
+                for product in products:
+                    if product not in ("Linux/UNIX", "Windows"):
+                        continue
+                    current = price if product == "Linux/UNIX" else price + 0.046 * max(1, offered[n]["od"] or 1)
+                    history = [(changed, current)]
+                    if since < changed:
+                        history.append((changed - datetime.timedelta(days=1), current * 1.25))
+                    for stamp, value in history:
+                        items.append(f"<item><instanceType>{n}</instanceType><productDescription>{product}"
+                                     f"</productDescription><spotPrice>{value:.6f}</spotPrice><timestamp>"
+                                     f"{stamp.strftime('%Y-%m-%dT%H:%M:%S.000Z')}</timestamp><availabilityZone>{zone}"
+                                     f"</availabilityZone></item>")
+        return self._paged("DescribeSpotPriceHistoryResponse", "spotPriceHistorySet", items, p,
+                           self._max_results(p, 5, 1000, 1000))
 
     def ec2_create_placement_group(self, p, access_key):
         name = p.get("GroupName", "")
@@ -938,24 +1000,55 @@ class Endpoint:
                               "ARN": f"arn:aws:ssm:{self.config.region}::parameter{name}", "DataType": "aws:ec2:image"}}
 
     def pricing(self, target, body):
+        """GetProducts for AmazonEC2: per type and region, the Linux shared on-demand product spawn wants and the
+        neighbours a missing filter would let through (Windows, dedicated tenancy, SQL Web, unused reservations)."""
         if target != "AWSPriceListService.GetProducts":
             raise AwsError(400, "UnknownOperationException", target)
-        wanted = {f["Field"]: f["Value"] for f in body.get("Filters", [])}
+        if body.get("ServiceCode") != "AmazonEC2":
+            raise AwsError(400, "InvalidParameterException", f"Unknown service code {body.get('ServiceCode')}")
+        wanted = {}
+        for f in body.get("Filters", []):
+            if f.get("Type") != "TERM_MATCH":
+                raise AwsError(400, "InvalidParameterException", f"Unknown filter type {f.get('Type')}")
+            wanted[f["Field"]] = f["Value"]
+        variants = [({"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}, 1.0),
+                    ({"operatingSystem": "Windows", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}, 1.8),
+                    ({"operatingSystem": "Linux", "tenancy": "Dedicated", "preInstalledSw": "NA", "capacitystatus": "Used"}, 1.1),
+                    ({"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "SQL Web", "capacitystatus": "Used"}, 1.3),
+                    ({"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
+                      "capacitystatus": "UnusedCapacityReservation"}, 1.0)]
+        regions = [wanted["regionCode"]] if "regionCode" in wanted else sorted(catalog.load()[1])
         products = []
-        for name, t in sorted(catalog.TYPES.items()):
-            if wanted.get("instanceType", name) != name:
-                continue
-            products.append(json.dumps({
-                "product": {"productFamily": "Compute Instance", "attributes": {
-                    "instanceType": name, "vcpu": str(t["vcpus"]), "operatingSystem": "Linux",
-                    "regionCode": self.config.region, "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}},
-                "terms": {"OnDemand": {"T1": {"priceDimensions": {"D1": {
-                    "unit": "Hrs", "pricePerUnit": {"USD": f"{t['od']:.4f}"}}}}}}}))
+        for region in regions:
+            for name, offer in sorted(self.offers(region).items()):
+                if offer["od"] is None:
+                    continue
+                for attributes, factor in variants:
+                    attributes = dict(attributes, instanceType=name, regionCode=region, servicecode="AmazonEC2",
+                                      vcpu=str(catalog.load()[0][name]["vcpus"]), licenseModel="No License required")
+                    if any(attributes.get(k) != v for k, v in wanted.items()):
+                        continue
+                    price = offer["od"] * factor if attributes["capacitystatus"] == "Used" else 0.0
+                    sku = f"{region}-{name}-{len(products)}"
+                    products.append(json.dumps({
+                        "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": attributes},
+                        "serviceCode": "AmazonEC2",
+                        "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {"sku": sku, "priceDimensions": {
+                            f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
+                                "unit": "Hrs", "description": f"${price:.4f} per On Demand Linux {name} Instance Hour",
+                                "pricePerUnit": {"USD": f"{price:.10f}"}}}}}}}))
         size = int(body.get("MaxResults", 100))
-        start = int(body["NextToken"]) if body.get("NextToken") else 0
+        if not 1 <= size <= 100:
+            raise AwsError(400, "InvalidParameterException", "MaxResults must be between 1 and 100")
+        start = 0
+        if body.get("NextToken"):
+            try:
+                start = int(base64.b64decode(body["NextToken"]).decode().split(":")[1])
+            except Exception:
+                raise AwsError(400, "InvalidNextTokenException", "The next token is invalid")
         out = {"FormatVersion": "aws_v1", "PriceList": products[start:start + size]}
         if start + size < len(products):
-            out["NextToken"] = str(start + size)
+            out["NextToken"] = base64.b64encode(f"pricing:{start + size}".encode()).decode()
         return out
 
     # ----- IMDS -----
@@ -1199,6 +1292,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             action = headers.get("x-amz-target", "").split(".")[-1]
         else:
             action = f"{self.command} {raw_path}"
+        ep.local.region = region
         call = {"service": service, "action": action, "access_key": access_key, "region": region,
                 "security_token": "x-amz-security-token" in headers, "presigned": presigned is not None,
                 "time": time.time()}

@@ -255,6 +255,20 @@ Result<std::vector<InstanceTypeInfo>> Ec2Client::describe_instance_types(const s
           t.gpu_manufacturer = gpu.child_value("manufacturer");
           t.gpu_memory_mib = static_cast<std::uint64_t>(xml::integer(gpu.child("memoryInfo"), "sizeInMiB"));
         }
+        t.burstable = xml::boolean(item, "burstablePerformanceSupported");
+        auto devices = [&](const char* info, pugi::xml_node list) {
+          for (auto d : list.children()) {
+            if (std::string_view(d.name()) != "item" && std::string_view(d.name()) != "member") continue;
+            t.accelerators.push_back({info, d.child_value("name"), d.child_value("manufacturer"),
+                                      static_cast<int>(xml::integer(d, "count")),
+                                      static_cast<std::uint64_t>(xml::integer(d.child("memoryInfo"), "sizeInMiB"))});
+          }
+        };
+        devices("gpu", item.child("gpuInfo").child("gpus"));
+        devices("inference", item.child("inferenceAcceleratorInfo").child("accelerators"));
+        devices("neuron", item.child("neuronInfo").child("neuronDevices"));
+        devices("fpga", item.child("fpgaInfo").child("fpgas"));
+        devices("media", item.child("mediaAcceleratorInfo").child("accelerators"));
         t.efa_supported = xml::boolean(item.child("networkInfo"), "efaSupported");
         t.network_performance = item.child("networkInfo").child_value("networkPerformance");
         out.push_back(std::move(t));
@@ -262,6 +276,18 @@ Result<std::vector<InstanceTypeInfo>> Ec2Client::describe_instance_types(const s
       next_token = root->child_value("nextToken");
     } while (!next_token.empty());
   }
+  return out;
+}
+
+Result<std::vector<AvailabilityZone>> Ec2Client::describe_availability_zones() {
+  auto body = call("DescribeAvailabilityZones", {});
+  if (!body) return Failure(body.error());
+  pugi::xml_document doc;
+  auto root = xml::parse(doc, *body, Service::ec2, "DescribeAvailabilityZones", m_session->region());
+  if (!root) return Failure(root.error());
+  std::vector<AvailabilityZone> out;
+  for (auto item : root->child("availabilityZoneInfo").children("item"))
+    out.push_back({item.child_value("zoneName"), item.child_value("zoneId"), item.child_value("zoneState")});
   return out;
 }
 

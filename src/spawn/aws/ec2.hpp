@@ -99,6 +99,15 @@ struct InstanceStateChange {
   InstanceState current = InstanceState::unknown;
 };
 
+// One kind of accelerator device on an instance type, as DescribeInstanceTypes lists it.
+struct AcceleratorInfo {
+  std::string info;          // which list it came from: "gpu", "inference", "neuron", "fpga", "media"
+  std::string name;          // "T4", "Inferentia", "Trainium2", "Virtex UltraScale (VU9P)"
+  std::string manufacturer;  // "NVIDIA", "AMD", "AWS", "Xilinx", "Habana" (empty for neuron devices)
+  int count = 0;
+  std::uint64_t memory_mib = 0;  // per device; 0 when not given
+};
+
 struct InstanceTypeInfo {
   std::string instance_type;
   bool current_generation = false;
@@ -112,6 +121,14 @@ struct InstanceTypeInfo {
   std::uint64_t gpu_memory_mib = 0;         // per GPU
   bool efa_supported = false;
   std::string network_performance;
+  bool burstable = false;                    // burstablePerformanceSupported
+  std::vector<AcceleratorInfo> accelerators; // every device list: gpuInfo, inferenceAcceleratorInfo, neuronInfo, ...
+};
+
+struct AvailabilityZone {
+  std::string name;  // "us-east-1a" (the names are shuffled per account)
+  std::string id;    // "use1-az4" (the same physical zone in every account)
+  std::string state; // "available"
 };
 
 struct SpotPrice {
@@ -185,6 +202,8 @@ public:
   // Instance type facts, all pages; empty types: every type in the region.
   Result<std::vector<InstanceTypeInfo>> describe_instance_types(const std::vector<std::string>& instance_types,
                                                                 const std::vector<Filter>& filters = {});
+  // The region's availability zones (names and zone ids).
+  Result<std::vector<AvailabilityZone>> describe_availability_zones();
   // Spot price history, all pages.
   Result<std::vector<SpotPrice>> describe_spot_price_history(const DescribeSpotPriceHistoryRequest& request);
   // Creates a placement group (strategy "cluster", "spread" or "partition").

@@ -12,6 +12,7 @@ const std::vector<Permission>& client_permissions() {
       {"DescribeInstances", "ec2:DescribeInstances", Scope::any},
       {"DescribeInstanceTypes", "ec2:DescribeInstanceTypes", Scope::any},
       {"DescribeSpotPriceHistory", "ec2:DescribeSpotPriceHistory", Scope::any},
+      {"DescribeAvailabilityZones", "ec2:DescribeAvailabilityZones", Scope::any},
       {"DescribeSubnets", "ec2:DescribeSubnets", Scope::any},
       {"DescribeVpcs", "ec2:DescribeVpcs", Scope::any},
       {"DescribeSecurityGroups", "ec2:DescribeSecurityGroups", Scope::any},

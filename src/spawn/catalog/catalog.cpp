@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <functional>
 #include <map>
 
 #include "util/files.hpp"
@@ -313,6 +314,14 @@ Expected<Catalog> Catalog::parse(std::string_view text, std::string origin) {
   }
   if (!errors.empty()) return Unexpected(util::join(errors, "\n"));
 
+  const std::string where = catalog.m_origin;
+  return finish(std::move(catalog), region_of, [&](std::uint32_t a, std::uint32_t b) {
+    return where + ":" + std::to_string(std::max(type_lines[a], type_lines[b]));
+  });
+}
+
+Expected<Catalog> Catalog::finish(Catalog catalog, const std::map<std::string, std::size_t, std::less<>>& region_of,
+                                  const std::function<std::string(std::uint32_t, std::uint32_t)>& where) {
   // Types sorted by name (a refresh may write them in any order); offers keep pointing at the right type.
   std::vector<std::uint32_t> order(catalog.m_types.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -323,10 +332,8 @@ Expected<Catalog> Catalog::parse(std::string_view text, std::string origin) {
   sorted.reserve(order.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) {
     new_index[order[i]] = i;
-    if (i > 0 && catalog.m_types[order[i]].name == sorted.back().name) {
-      return Unexpected(catalog.m_origin + ":" + std::to_string(std::max(type_lines[order[i]], type_lines[order[i - 1]])) +
-                        ": type " + sorted.back().name + " is listed twice");
-    }
+    if (i > 0 && catalog.m_types[order[i]].name == sorted.back().name)
+      return Unexpected(where(order[i], order[i - 1]) + ": type " + sorted.back().name + " is listed twice");
     sorted.push_back(std::move(catalog.m_types[order[i]]));
   }
   catalog.m_types = std::move(sorted);
@@ -350,6 +357,38 @@ Expected<Catalog> Catalog::parse(std::string_view text, std::string origin) {
       std::unique(catalog.m_accelerator_models.begin(), catalog.m_accelerator_models.end()),
       catalog.m_accelerator_models.end());
   return catalog;
+}
+
+Expected<Catalog> Catalog::assemble(Header header, std::vector<InstanceType> types, std::vector<Offer> offers) {
+  Catalog catalog;
+  catalog.m_format_version = k_catalog_format_version;
+  catalog.m_provider = std::move(header.provider);
+  catalog.m_snapshot_date = std::move(header.snapshot_date);
+  catalog.m_source = std::move(header.source);
+  catalog.m_origin = std::move(header.origin);
+  if (!is_date(catalog.m_snapshot_date))
+    return Unexpected(catalog.m_origin + ": snapshot date must be YYYY-MM-DD, got " + util::quote(catalog.m_snapshot_date));
+  catalog.m_types = std::move(types);
+  std::map<std::string, std::size_t, std::less<>> region_of;
+  for (auto& offer : offers) {
+    if (offer.type >= catalog.m_types.size())
+      return Unexpected(catalog.m_origin + ": an offer in " + offer.price.region + " names no type");
+    std::sort(offer.price.zones.begin(), offer.price.zones.end(),
+              [](const ZoneSpotPrice& a, const ZoneSpotPrice& b) { return a.zone < b.zone; });
+    offer.price.spot_per_hour = summarize_spot(offer.price.zones);
+    auto [it, inserted] = region_of.try_emplace(offer.price.region, catalog.m_offers.size());
+    if (inserted) catalog.m_offers.emplace_back();
+    auto& list = catalog.m_offers[it->second];
+    for (const auto& other : list) {
+      if (other.type == offer.type)
+        return Unexpected(catalog.m_origin + ": " + catalog.m_types[offer.type].name + ": second price for region " +
+                          offer.price.region);
+    }
+    list.push_back(std::move(offer));
+  }
+  if (catalog.m_types.empty()) return Unexpected(catalog.m_origin + ": no instance types");
+  const std::string origin = catalog.m_origin;
+  return finish(std::move(catalog), region_of, [&](std::uint32_t, std::uint32_t) { return origin; });
 }
 
 const InstanceType* Catalog::find_type(std::string_view name) const {

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +31,16 @@ public:
   // Parses catalog text; origin ("built-in" or a path) prefixes every message as "origin:line: ...".
   // Collects up to 10 errors, one per line of the message.
   static Expected<Catalog> parse(std::string_view text, std::string origin);
+
+  struct Header {
+    std::string provider = "aws";
+    std::string snapshot_date;  // YYYY-MM-DD
+    std::string source;
+    std::string origin;         // prefixes messages, as for parse
+  };
+  // A catalog from its parts (what a refresh builds): types in any order, offers naming their type by index into
+  // types (zones in any order; the spot summary is computed here). A type listed twice is an error.
+  static Expected<Catalog> assemble(Header header, std::vector<InstanceType> types, std::vector<Offer> offers);
 
   int format_version() const { return m_format_version; }
   const std::string& provider() const { return m_provider; }
@@ -57,6 +69,11 @@ public:
   std::vector<std::string> regions_offering(std::string_view type_name) const;
 
 private:
+  // Sorts types and regions, re-points offers and lists the accelerator models; where(a, b) names the place of
+  // types a and b for the "listed twice" message.
+  static Expected<Catalog> finish(Catalog catalog, const std::map<std::string, std::size_t, std::less<>>& region_of,
+                                  const std::function<std::string(std::uint32_t, std::uint32_t)>& where);
+
   int m_format_version = 0;
   std::string m_provider;
   std::string m_snapshot_date;

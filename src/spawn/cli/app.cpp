@@ -48,6 +48,10 @@ const std::vector<Command>& commands() {
       {"catalog list", "[--region R] [--vcpus N] [--mem 16G] [--gpus N] [--gpu-type a10g] [--arch x86_64|arm64|any] "
        "[--spot] [--all] [--limit N] [--config FILE] [--json]",
        "instance types that match, cheapest first, with their prices and the date of those prices", cmd_catalog_list},
+      {"catalog refresh", "[--region R[,R...]]... [--config FILE]",
+       "read instance types, on-demand (Price List) and spot prices from AWS into the user's cached catalog, which "
+       "then replaces the built-in one; other regions are kept",
+       cmd_catalog_refresh},
       {"aws list", "[--region R] [--job JOB] [--json]",
        "spawn's EC2 instances (tagged spawn:managed) that are not terminated: id, type, state, job, launch time",
        cmd_aws_list},

@@ -235,7 +235,8 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
   std::string cost;
   if (est->spot_cost) cost += money(*est->spot_cost) + " spot";
   if (est->on_demand_cost) cost += (cost.empty() ? "" : " (") + money(*est->on_demand_cost) + " on-demand" + (cost.empty() ? "" : ")");
-  cost += ", " + one_decimal(catalog::instance_hours(est->instance_seconds)) + " instance-hours, prices of " + cat->snapshot_date();
+  cost += ", " + one_decimal(catalog::instance_hours(est->instance_seconds)) + " instance-hours, prices of " + cat->snapshot_date() +
+          (cat->origin() == "built-in" ? "" : " (" + cat->origin() + ")");
   row("Estimated cost:", cost);
   if (chosen_cost) {
     auto per_task = market == Market::spot ? est->spot_cost_per_task : est->on_demand_cost_per_task;

@@ -9,6 +9,7 @@ int cmd_slurm_inspect(const std::vector<std::string>& args);
 int cmd_slurm_estimate(const std::vector<std::string>& args);
 int cmd_slurm_convert(const std::vector<std::string>& args);
 int cmd_catalog_list(const std::vector<std::string>& args);
+int cmd_catalog_refresh(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
 int cmd_slurm_submit(const std::vector<std::string>& args);
 int cmd_launch(const std::vector<std::string>& args);
