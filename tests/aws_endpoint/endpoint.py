@@ -473,7 +473,7 @@ class Endpoint:
             raise AwsError(400, "InvalidParameterCombination", "Network interfaces and an instance-level subnet ID or "
                            "security groups may not be specified on the same request")
         efa = any(i.get("InterfaceType") == "efa" for i in interfaces)
-        if efa and not catalog.TYPES[itype].get("efa"):
+        if efa and not catalog.load()[0][itype].get("efa"):
             raise AwsError(400, "InvalidParameterCombination", f"EFA interfaces are not supported on {itype}")
         subnet = (interfaces[0].get("SubnetId") if interfaces else p.get("SubnetId")) or "subnet-" + zone[-1] * 8
         groups = self._list(interfaces[0], "SecurityGroupId") if interfaces else self._list(p, "SecurityGroupId")
