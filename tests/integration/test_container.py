@@ -6,9 +6,11 @@ RealDocker: a private dockerd (containerlib.py; skipped, with the reason, only w
 made offline. The script runs inside the image (its /etc/os-release, a file only the image has), reads its input
 from the working directory and writes its results back there, srun and module work inside, the job's environment
 is there, the exit code comes back; cancel and a time limit end the container (none is left: `docker ps -a`).
-Always: the clear error when no container runtime can run the image; Apptainer through a recorded fake
-`apptainer` on PATH (no Apptainer in Debian 12: the real one is untested here) that checks its exact command line
-and runs the command; `slurm convert` shows the image and the runtime, and the parameter file launches the same.
+A runtime killed outright (SIGKILL) leaves no container either: the provider removes it.
+Always: the clear error when no container runtime can run the image; the exact command lines of docker, podman
+and apptainer (GPUs included) through recorded fakes on PATH that run the command (no Podman or Apptainer here, and
+no GPU: those real paths are untested); `slurm convert` shows the image and the runtime, and the parameter file
+launches the same.
 
 Usage: test_container.py --spawn build/spawn [unittest options]
 """
@@ -28,13 +30,14 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import containerlib  # noqa: E402
+from spawnlib import time_scale  # noqa: E402
 
 SPAWN = ""
 IMAGE = "spawn-test/busybox-bash:1"
 
 
 def wait_for(predicate, timeout=60.0, step=0.1):
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * time_scale()
     while time.time() < deadline:
         value = predicate()
         if value:
@@ -69,8 +72,8 @@ class Case(unittest.TestCase):
             return f.read()
 
     def spawn(self, *args, timeout=120, check=False):
-        p = subprocess.run([SPAWN, *args], cwd=self.work, env=self.env, capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
+        p = subprocess.run([SPAWN, *args], cwd=self.work, env=self.env, capture_output=True, text=True,
+                           timeout=timeout * time_scale(), stdin=subprocess.DEVNULL)
         if check:
             self.assertEqual(p.returncode, 0, f"spawn {' '.join(args)}\n{p.stdout}\n{p.stderr}")
         return p
@@ -167,6 +170,20 @@ echo never
         self.assertNotIn("never", out)
         self.assert_no_container_left()
 
+    def test_a_runtime_killed_outright_leaves_no_container(self):
+        self.write("job.sbatch", f"#!/bin/bash\n#SPAWN --container {IMAGE}\necho started\nsleep 300\n")
+        job = json.loads(self.spawn("slurm", "submit", "job.sbatch", "--detach", "--json", check=True).stdout)["job_id"]
+        self.assertTrue(wait_for(lambda: any(c.startswith(f"spawn-{job}-") for c in self.daemon.containers()), 60))
+        claim = os.path.join(self.dir, "home", "jobs", str(job), "0.1", "claim")
+        with open(claim) as f:
+            runtime_pid = int(f.read().split(":")[0])
+        os.kill(runtime_pid, 9)  # no trap, no cleanup: the provider finds the runtime gone
+        self.spawn("wait", str(job), timeout=90)
+        task = self.task(job)
+        self.assertEqual(task["state"], "FAILED", task)
+        self.assertIn("ended without writing an exit status", task["reason"])
+        self.assert_no_container_left()
+
     def test_time_limit_ends_the_container(self):
         self.write("job.sbatch", f"""#!/bin/bash
 #SBATCH -t 1
@@ -184,7 +201,7 @@ echo never
         t0 = time.time()
         p = self.spawn("launch", "--param-file", "job.json", timeout=120)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertLess(time.time() - t0, 60, "SIGTERM at the limit ends `sleep` in the container at once")
+        self.assertLess(time.time() - t0, 60 * time_scale(), "SIGTERM at the limit ends `sleep` in the container at once")
         job = p.stdout.split("Submitted batch job ")[1].split()[0] if "Submitted batch job " in p.stdout else "1"
         task = self.task(job)
         self.assertEqual(task["state"], "TIMEOUT", task)
@@ -257,15 +274,104 @@ exec "$@"
 """
 
 
-class FakeApptainer(Case):
-    def test_apptainer_exec_command_line_and_run(self):
+FAKE_DAEMON_TOOL = """#!/bin/bash
+# A recorded stand-in for docker/podman: answers version/info/image inspect, records `run`'s command line
+# (NUL-separated) and runs its command in its -w directory, as the container would.
+case $1 in
+version | info) echo "fake"; exit 0 ;;
+image) [[ $3 == --format ]] && printf 'HOME=/root\\nPATH=/opt/image/bin:/usr/bin:/bin\\n'; exit 0 ;;
+inspect) exit 1 ;;
+rm) exit 0 ;;
+run) ;;
+*) exit 64 ;;
+esac
+printf '%s\\0' "$@" > "$FAKE_TOOL_LOG"
+shift
+dir=$PWD
+while [[ $1 == -* ]]; do
+  case $1 in
+  --rm | --sig-proxy=false | -i) shift ;;
+  -w) dir=$2; shift 2 ;;
+  -e) [[ $2 == PATH=* ]] && export "$2"; shift 2 ;;
+  *) shift 2 ;;
+  esac
+done
+shift  # the image
+cd "$dir" || exit 66
+exec "$@"
+"""
+
+
+class FakeTools(Case):
+    """The exact command lines for docker, podman and apptainer, GPUs included (no GPU here: the task directory
+    of a run is given CUDA_VISIBLE_DEVICES=0,1 as a GPU job's is, and its runtime run again)."""
+
+    def tool(self, name, text):
         bin_dir = os.path.join(self.dir, "fakebin")
-        os.makedirs(bin_dir)
-        with open(os.path.join(bin_dir, "apptainer"), "w") as f:
-            f.write(FAKE_APPTAINER)
-        os.chmod(os.path.join(bin_dir, "apptainer"), 0o755)
-        log = os.path.join(self.dir, "apptainer.args")
-        self.env.update(PATH=bin_dir + ":" + self.env["PATH"], FAKE_APPTAINER_LOG=log, JOB_TEST_VAR="kept")
+        os.makedirs(bin_dir, exist_ok=True)
+        with open(os.path.join(bin_dir, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(bin_dir, name), 0o755)
+        self.log = os.path.join(self.dir, name + ".args")
+        self.env.update(PATH=bin_dir + ":" + self.env["PATH"], FAKE_TOOL_LOG=self.log, FAKE_APPTAINER_LOG=self.log)
+        self.env.pop("DOCKER_HOST", None)
+
+    def args(self):
+        with open(self.log) as f:
+            return f.read().split("\0")[:-1]
+
+    def rerun_with_gpus(self, task_dir):
+        with open(os.path.join(task_dir, "job.env"), "ab") as f:
+            f.write(b"CUDA_VISIBLE_DEVICES=0,1\0")
+        for name in ("marker", "claim", "uses-claim"):  # a fresh attempt in the same directory
+            os.remove(os.path.join(task_dir, name))
+        os.remove(self.log)
+        r = subprocess.run(["bash", os.path.join(task_dir, "runtime.sh"), "run", task_dir], env=self.env,
+                           capture_output=True, text=True, timeout=60 * time_scale())
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return self.args()
+
+    def test_docker_run_command_line(self):
+        self.tool("docker", FAKE_DAEMON_TOOL)
+        self.env["JOB_TEST_VAR"] = "multi\nline"
+        self.write("job.sbatch", "#!/bin/bash\n#SPAWN --container img:1 --container-runtime docker\n"
+                                 "printf '%s|' \"$PWD\" \"$PATH\" \"$JOB_TEST_VAR\" \"$1\"\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "x y")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        task_dir = os.path.join(self.dir, "home", "jobs", "1", "0.1")
+        cksum = subprocess.run(["cksum"], input=task_dir, capture_output=True, text=True).stdout.split()[0]
+        argv = self.args()
+        envs = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+        head = [a for i, a in enumerate(argv) if a != "-e" and (i == 0 or argv[i - 1] != "-e")]
+        self.assertEqual(head, ["run", "--rm", "--name", f"spawn-1-{cksum}", "--network", "host", "--pid", "host",
+                                "--sig-proxy=false", "--entrypoint", "", "-v", f"{task_dir}:{task_dir}", "-w", self.work,
+                                "-v", f"{self.work}:{self.work}", "--user", f"{os.getuid()}:{os.getgid()}", "img:1",
+                                f"{task_dir}/slurm_script", "x y"])
+        self.assertEqual(envs[-1], f"PATH={task_dir}/bin:/opt/image/bin:/usr/bin:/bin")
+        self.assertIn("SLURM_JOB_ID", envs)
+        self.assertIn("JOB_TEST_VAR", envs)
+        self.assertIn("BASH_FUNC_module%%", envs)
+        self.assertNotIn("PATH", envs)
+        self.assertEqual(self.read("slurm-1.out"),
+                         f"{self.work}|{task_dir}/bin:/opt/image/bin:/usr/bin:/bin|multi\nline|x y|")
+        gpu = self.rerun_with_gpus(task_dir)
+        self.assertIn("--gpus", gpu)
+        self.assertEqual(gpu[gpu.index("--gpus") + 1], '"device=0,1"')
+
+    def test_podman_gpus_are_cdi_devices(self):
+        self.tool("podman", FAKE_DAEMON_TOOL)
+        self.write("job.sbatch", "#!/bin/bash\n#SPAWN --container img:1 --container-runtime podman\necho ok\n")
+        p = self.spawn("slurm", "submit", "job.sbatch")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(self.args()[0], "run")
+        gpu = self.rerun_with_gpus(os.path.join(self.dir, "home", "jobs", "1", "0.1"))
+        devices = [gpu[i + 1] for i, a in enumerate(gpu) if a == "--device"]
+        self.assertEqual(devices, ["nvidia.com/gpu=0", "nvidia.com/gpu=1"])
+        self.assertNotIn("--gpus", gpu)
+
+    def test_apptainer_exec_command_line_and_run(self):
+        self.tool("apptainer", FAKE_APPTAINER)
+        self.env["JOB_TEST_VAR"] = "kept"
         self.write("job.sbatch", """#!/bin/bash
 #SPAWN --container bio/tool:2.1 --container-runtime apptainer
 echo "in $PWD var=$JOB_TEST_VAR job=$SLURM_JOB_ID path0=${PATH%%:*}"
@@ -274,8 +380,7 @@ exit 4
 """)
         p = self.spawn("slurm", "submit", "job.sbatch", "a1")
         self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
-        with open(log) as f:
-            argv = f.read().split("\0")[:-1]
+        argv = self.args()
         task_dir = os.path.join(self.dir, "home", "jobs", "1", "0.1")
         self.assertTrue(os.path.isdir(task_dir), os.listdir(os.path.join(self.dir, "home", "jobs", "1")))
         self.assertEqual(argv, ["exec", "--bind", task_dir, "--bind", self.work, "--pwd", self.work,
@@ -284,6 +389,18 @@ exit 4
         self.assertIn(f"in {self.work} var=kept job=1 path0={task_dir}/bin\n", out)
         self.assertIn("rank 0\nrank 1\n", out)
         self.assertEqual(self.task(1)["exit_code"], 4)
+
+    def test_apptainer_gets_nv_for_gpus(self):
+        self.tool("apptainer", FAKE_APPTAINER)
+        self.write("job.sbatch", "#!/bin/bash\n#SPAWN --container /images/tool.sif --container-runtime apptainer\n"
+                                 "echo ok\n")
+        p = self.spawn("slurm", "submit", "job.sbatch")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        task_dir = os.path.join(self.dir, "home", "jobs", "1", "0.1")
+        self.assertNotIn("--nv", self.args())
+        self.assertEqual(self.rerun_with_gpus(task_dir),
+                         ["exec", "--bind", task_dir, "--bind", self.work, "--pwd", self.work, "--nv", "/images/tool.sif",
+                          task_dir + "/slurm_script"])
 
 
 class Convert(Case):
