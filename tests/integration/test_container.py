@@ -416,6 +416,8 @@ class Convert(Case):
                       "task runs in one image only: quay.io/biocontainers/bwa:0.7.17 (set `container` to choose)\n",
                       p.stdout)
         self.assertIn("from job.sbatch:2: container_runtime = podman\n", p.stdout)
+        self.assertIn("container:   the batch script runs in quay.io/biocontainers/bwa:0.7.17 (container_runtime podman, "
+                      "docs/runtime.md)\n", p.stdout)
         with open(os.path.join(self.work, "job.json")) as f:
             params = json.load(f)
         self.assertEqual(params["defaults"]["container"], "quay.io/biocontainers/bwa:0.7.17")

@@ -50,6 +50,9 @@ int cmd_slurm_convert(const std::vector<std::string>& args) {
     if (m.provider) mapped.push_back(where + " -> " + *m.provider + (m.value ? " " + *m.value : ""));
     else unmapped.push_back(where + " (not in the mapping config: the task's `module` warns and goes on)");
   }
+  if (run.container)
+    report << "container:   the batch script runs in " << *run.container << " (container_runtime "
+           << to_string(run.container_runtime) << ", docs/runtime.md)\n";
   for (const auto& m : mapped) report << "mapped:      " << m << "\n";
   for (const auto& m : unmapped) report << "unmapped:    " << m << "\n";
   for (const auto& u : run.unsupported)
