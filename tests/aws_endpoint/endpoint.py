@@ -908,6 +908,14 @@ class Endpoint:
             mtime = datetime.datetime.fromtimestamp(os.path.getmtime(fp), datetime.timezone.utc)
             hdrs = {"ETag": f'"{hashlib.md5(data).hexdigest()}"', "Last-Modified": mtime.strftime("%a, %d %b %Y %H:%M:%S GMT"),
                     "Content-Type": "application/octet-stream", "Content-Length": str(len(data))}
+            ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", headers.get("range", ""))
+            if ranged and method == "GET":  # one byte range, as S3: 206 with Content-Range, 416 past the end
+                first = int(ranged.group(1))
+                last = min(int(ranged.group(2)), len(data) - 1) if ranged.group(2) else len(data) - 1
+                if first >= len(data) or last < first:
+                    raise AwsError(416, "InvalidRange", "The requested range is not satisfiable")
+                hdrs.update({"Content-Range": f"bytes {first}-{last}/{len(data)}", "Content-Length": str(last - first + 1)})
+                return 206, hdrs, data[first:last + 1]
             return 200, hdrs, (data if method == "GET" else b"")
         if method == "GET" and query.get("list-type") == "2":
             return 200, {"Content-Type": "application/xml"}, self._list_objects(bucket, query).encode()

@@ -168,6 +168,32 @@ class Sandbox:
                     pass
                 self.process.wait()
 
+    def kill_user_data(self, timeout=10.0):
+        """Kills every process the user data started (bootstrap, runtime, job) and leaves the sandbox's init up: an
+        instance whose software died while the machine stays on, so only a scheduled shutdown can still end it.
+        Returns how many processes were killed."""
+        import time
+        needle = ("SPAWN_SANDBOX_DIR=" + self.root).encode()
+        killed, quiet, deadline = 0, 0, time.monotonic() + timeout
+        while quiet < 3 and time.monotonic() < deadline:  # until three looks in a row find none (no fork in flight)
+            found = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{pid}/environ", "rb") as f:
+                        if needle in f.read().split(b"\0"):
+                            found.append(int(pid))
+                except OSError:
+                    continue
+            quiet = 0 if found else quiet + 1
+            for pid in found:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        return killed
+
     def _read(self, name):
         try:
             with open(os.path.join(self.root, name), errors="replace") as f:

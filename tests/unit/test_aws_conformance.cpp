@@ -531,6 +531,7 @@ void send_every_request(Fixture& f) {
   f.expect("s3", "CreateBucket", [&] { (void)s3.create_bucket("spawn-bucket"); });
   f.expect("s3", "PutObject", [&] { (void)s3.put_object("spawn-bucket", "jobs/7/task 3/out.txt", "hello"); });
   f.expect("s3", "GetObject", [&] { (void)s3.get_object("spawn-bucket", "jobs/7/out.txt"); });
+  f.expect("s3", "GetObject", [&] { (void)s3.get_object_from("spawn-bucket", "jobs/7/out.txt", 4096); });
   f.expect("s3", "HeadObject", [&] { (void)s3.head_object("spawn-bucket", "jobs/7/out.txt"); });
   f.expect("s3", "ListObjectsV2", [&] { (void)s3.list_objects("spawn-bucket", "jobs/7/"); });
   f.expect("s3", "ListObjectsV2", [&] { (void)s3.list_objects_page({"spawn-bucket", "jobs/", std::string("/"), 10, ""}); });

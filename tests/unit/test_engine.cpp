@@ -50,8 +50,12 @@ public:
     statuses[handle] = {TaskState::running, std::nullopt, ""};
     return handle;
   }
-  TaskStatus poll(const LaunchRequest&, const std::string& handle) override { return statuses.at(handle); }
+  TaskStatus poll(const LaunchRequest&, const std::string& handle) override {
+    events.push_back("poll " + handle);
+    return statuses.at(handle);
+  }
   void cancel(const LaunchRequest&, const std::string& handle) override {
+    events.push_back("cancel " + handle);
     cancelled.push_back(handle);
     statuses[handle] = {TaskState::failed, 143, "killed by signal 15"};
   }
@@ -82,6 +86,7 @@ public:
   std::vector<LaunchRequest> launches;
   std::vector<LaunchRequest> recovered;
   std::vector<std::string> cancelled;
+  std::vector<std::string> events;  // "poll h1_0_1", "cancel h1_0_1" in call order
   std::map<std::string, TaskStatus> statuses;
 
 private:
@@ -483,6 +488,21 @@ TEST_F(EngineTest, CancelEndsPendingAndSignalsRunning) {
   EXPECT_EQ(provider.cancelled.size(), 2u);
   EXPECT_EQ(provider.launches.size(), 2u);
   EXPECT_EQ(job_state(count_states(*store.state_counts(1))), TaskState::cancelled);
+}
+
+TEST_F(EngineTest, CancelsOfAPassReachTheProviderBeforeItsPolls) {
+  // EC2 terminates many instances in one call: the provider must see every cancel before the poll that sends it.
+  auto& e = submit(plan_of("0-3"));
+  step(e);
+  provider.events.clear();
+  ASSERT_TRUE(store.request_cancel(1, std::nullopt).has_value());
+  EXPECT_TRUE(step(e));
+  ASSERT_EQ(provider.events.size(), 8u) << ::testing::PrintToString(provider.events);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(provider.events[i].starts_with("cancel ")) << provider.events[i];
+    EXPECT_TRUE(provider.events[i + 4].starts_with("poll ")) << provider.events[i + 4];
+  }
+  EXPECT_EQ(count(1, TaskState::cancelled), 4u);
 }
 
 TEST_F(EngineTest, CancelOneTask) {

@@ -78,6 +78,25 @@ Result<std::string> S3Client::get_object(const std::string& bucket, const std::s
   return std::move(response->body);
 }
 
+Result<std::string> S3Client::get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset) {
+  ServiceRequest r;
+  r.service = Service::s3;
+  r.operation = "GetObject";
+  r.method = "GET";
+  r.bucket = bucket;
+  r.path = object_path(key);
+  r.headers = {{"Range", "bytes=" + std::to_string(offset) + "-"}};
+  auto response = m_session->send(r);
+  if (!response) {
+    // 416 InvalidRange: the object has no byte at offset (nothing new yet).
+    if (response.error().http_status == 416) return std::string();
+    return Failure(response.error());
+  }
+  // A server that ignores Range answers 200 with the whole object.
+  if (response->status == 200) return response->body.size() > offset ? response->body.substr(offset) : std::string();
+  return std::move(response->body);
+}
+
 Result<std::optional<ObjectInfo>> S3Client::head_object(const std::string& bucket, const std::string& key) {
   ServiceRequest r;
   r.service = Service::s3;

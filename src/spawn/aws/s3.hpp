@@ -43,6 +43,9 @@ public:
                                  const std::string& content_type = "application/octet-stream");
   // The object's bytes; a missing key is an AwsError with code NoSuchKey.
   Result<std::string> get_object(const std::string& bucket, const std::string& key);
+  // The object's bytes from offset on (a ranged GET, `Range: bytes=offset-`): empty when it holds no more than
+  // offset bytes; a missing key is NoSuchKey. For following a file that grows (spawn logs --follow).
+  Result<std::string> get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset);
   // Size, ETag and modification time; nullopt when the object does not exist.
   Result<std::optional<ObjectInfo>> head_object(const std::string& bucket, const std::string& key);
   // One page of ListObjectsV2.

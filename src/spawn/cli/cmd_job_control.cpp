@@ -9,11 +9,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/aws_view.hpp"
 #include "cli/commands.hpp"
 #include "cli/job_driver.hpp"
 #include "cli/job_view.hpp"
 #include "engine/dependency.hpp"
 #include "engine/engine.hpp"
+#include "providers/aws/watch.hpp"
 #include "providers/registry.hpp"
 #include "providers/slurm/slurm_provider.hpp"
 #include "runtime/output_pattern.hpp"
@@ -72,8 +74,9 @@ struct Row {
 };
 
 // squeue's rows for one job: one per running task, pending (and, with all, ended) tasks grouped into ranges.
+// nodes: what NODELIST shows for a running task (its instance), by index; "None" when absent.
 std::vector<Row> job_rows(const engine::JobRecord& job, const std::vector<engine::TaskRecord>& tasks,
-                          std::optional<std::uint64_t> throttle, bool all) {
+                          std::optional<std::uint64_t> throttle, bool all, const std::map<std::uint64_t, std::string>& nodes) {
   std::vector<Row> rows;
   auto now = now_seconds();
   auto group_id = [&](const std::vector<std::uint64_t>& indices, bool pending) {
@@ -92,8 +95,10 @@ std::vector<Row> job_rows(const engine::JobRecord& job, const std::vector<engine
                       view->second + " (Slurm " + t.handle.value_or("") + ")"});
       continue;
     }
+    auto node = nodes.find(t.ref.index);
     rows.push_back({format_task_id(t.ref, job.is_array), job.name, to_string(t.state),
-                    format_elapsed(t.start_time ? now - *t.start_time : 0), std::to_string(job.nodes), "None"});
+                    format_elapsed(t.start_time ? now - *t.start_time : 0), std::to_string(job.nodes),
+                    node == nodes.end() ? "None" : node->second});
   }
   for (std::size_t i = 0; i < tasks.size();) {
     const auto& t = tasks[i];
@@ -187,7 +192,8 @@ std::vector<engine::TaskRecord> tasks_of(engine::Store& store, std::uint64_t id)
   return *tasks;
 }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
+// Columns padded to their widest cell, one line per row.
+void print_table_to(const std::vector<std::vector<std::string>>& rows, std::vector<std::string>& lines) {
   std::vector<std::size_t> width;
   for (const auto& r : rows)
     for (std::size_t c = 0; c < r.size(); ++c) {
@@ -200,8 +206,14 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
       line += r[c];
       if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 2, ' ');
     }
-    std::cout << line << "\n";
+    lines.push_back(line);
   }
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::string> lines;
+  print_table_to(rows, lines);
+  for (const auto& line : lines) std::cout << line << "\n";
 }
 
 // The task's identity for runtime's path patterns (the node name: this machine's short host name).
@@ -216,6 +228,105 @@ runtime::PatternContext pattern_context(const engine::JobRecord& job, const engi
   c.user = job.user;
   c.node_name = std::string(host).substr(0, std::string(host).find('.'));
   return c;
+}
+
+// The current record of one task of job.
+engine::TaskRecord task_now(engine::Store& store, const engine::JobRecord& job, const TaskRef& ref) {
+  for (const auto& t : tasks_of(store, job.id))
+    if (t.ref == ref) return t;
+  throw Error("job " + std::to_string(job.id) + " has no task " + std::to_string(ref.index) + " any more");
+}
+
+// spawn logs for a task on EC2: while it runs, the output file's S3 copy (the instance uploads it every
+// log_sync_seconds; --follow reads on from the last offset with ranged GETs); once it ended, the file the
+// supervisor brought back. Works from any process: the attempt's records are in the job's directory.
+int aws_logs(engine::Store& store, const engine::JobRecord& job, const Plan& plan, engine::TaskRecord task,
+             bool want_stderr, bool follow) {
+  const auto id = format_task_id(task.ref, job.is_array);
+  const auto job_dir = engine::job_directory(engine::data_home(), job.id);
+  auto watch = providers::aws::JobWatch::open(plan);
+  if (!watch) throw Error("logs: task " + id + ": " + watch.error());
+  std::uint32_t attempt = task.attempt;
+  std::uint64_t offset = 0;
+  auto emit = [&](const std::string& bytes) {
+    std::cout << bytes << std::flush;
+    offset += bytes.size();
+  };
+  for (;;) {
+    const bool ended = engine::is_terminal(task.state);
+    auto outputs = providers::aws::attempt_outputs(job_dir / (std::to_string(task.ref.index) + "." + std::to_string(attempt)));
+    if (!outputs.empty()) {
+      const auto& file = want_stderr && outputs.size() > 1 ? outputs[1] : outputs[0];
+      std::ifstream local(file.local, std::ios::binary);
+      if (ended && local) {
+        // Brought back by the supervisor: the whole output, as for a local job.
+        local.seekg(static_cast<std::streamoff>(offset));
+        emit(std::string((std::istreambuf_iterator<char>(local)), std::istreambuf_iterator<char>()));
+        return 0;
+      }
+      auto bytes = watch->read_from(file, offset);
+      if (!bytes) throw Error("logs: task " + id + ": " + bytes.error());
+      if (*bytes) emit(**bytes);
+      if (!follow || ended) {
+        if (!*bytes && !follow)
+          throw Error("logs: task " + id + " on " + (task.handle ? *task.handle : std::string("EC2")) +
+                      ": no output uploaded yet (s3 key " + file.key + ")");
+        return 0;
+      }
+    } else if (!follow) {
+      throw Error("logs: task " + id + " has not started on EC2 yet (it is " + to_string(task.state) + ")");
+    } else if (ended) {
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    task = task_now(store, job, task.ref);
+    if (task.attempt != attempt) {
+      attempt = task.attempt;  // re-queued: the new attempt writes its output afresh
+      offset = 0;
+    }
+  }
+}
+
+// After a cancel of an aws job (or one task of it): waits until the supervisor has ended the tasks, then asks EC2
+// (one DescribeInstances for the job) whether their instances are shutting down or terminated, and says so.
+// Returns false when an instance still runs.
+bool confirm_aws_cancel(engine::Store& store, const engine::JobRecord& job, std::optional<std::uint64_t> index) {
+  auto tasks = tasks_of(store, job.id);
+  if (!runs_on_aws(job, tasks)) return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  auto live = [&] {
+    return std::any_of(tasks.begin(), tasks.end(), [&](const auto& t) {
+      return (!index || t.ref.index == *index) && !engine::is_terminal(t.state);
+    });
+  };
+  while (live() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    tasks = tasks_of(store, job.id);
+  }
+  auto view = aws_job_view(job, load_plan(job), tasks, true, now_seconds());
+  std::vector<std::string> gone, up;
+  std::uint64_t cancelled = 0;
+  for (const auto& v : view.tasks) {
+    if (index && v.index != *index) continue;
+    if (v.state == TaskState::cancelled) ++cancelled;
+    if (v.instance_id.empty() || v.state != TaskState::cancelled) continue;
+    if (v.instance_state == "shutting-down" || v.instance_state == "terminated") gone.push_back(v.instance_id);
+    else up.push_back(v.instance_id + " (" + (v.instance_state.empty() ? "unknown" : v.instance_state) + ")");
+  }
+  auto some = [](const std::vector<std::string>& ids) {
+    std::vector<std::string> shown(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(ids.size(), 8)));
+    return util::join(shown, ", ") + (ids.size() > shown.size() ? ", ..." : "");
+  };
+  std::cout << "job " << job.id << ": " << cancelled << " task(s) CANCELLED; " << gone.size()
+            << " instance(s) shutting down or terminated (EC2 DescribeInstances)" << (gone.empty() ? "" : ": " + some(gone))
+            << "\n";
+  for (const auto& problem : view.problems) std::cout << "  note: " << problem << "\n";
+  if (live()) std::cout << "job " << job.id << ": the supervisor has not ended every task yet (pid "
+                        << job.supervisor_pid.value_or(0) << ")\n";
+  if (up.empty()) return !live();
+  std::cout << "job " << job.id << ": still running: " << some(up) << " (spawn aws cleanup --job " << job.id
+            << " terminates them)\n";
+  return false;
 }
 
 } // namespace
@@ -240,25 +351,67 @@ int cmd_status(const std::vector<std::string>& args) {
   const bool one = !w.positional.empty();
   json out = json::array();
   std::vector<std::vector<std::string>> table{{"JOBID", "NAME", "STATE", "TIME", "NODES", "REASON"}};
+  std::vector<std::string> footer;  // aws jobs: instances and cost so far
   for (const auto& job : jobs) {
     auto tasks = tasks_of(store, job.id);
     if (only_index) std::erase_if(tasks, [&](const auto& t) { return t.ref.index != *only_index; });
     auto p = progress_of(store, job.id);
+    std::optional<Plan> plan;
+    try {
+      plan = load_plan(job);
+    } catch (const Error&) {
+    }
+    // EC2's view of an aws job that still runs (one DescribeInstances for the job); a finished one from its records.
+    std::optional<AwsJobView> aws;
+    if (plan && runs_on_aws(job, tasks))
+      aws = aws_job_view(job, *plan, tasks, p.pending + p.launching + p.running > 0, now_seconds());
     if (w.flags.count("--json")) {
-      out.push_back(job_json(job, &tasks, p));
+      auto j = job_json(job, &tasks, p);
+      if (aws) {
+        std::map<std::uint64_t, const AwsTaskView*> by_index;
+        for (const auto& v : aws->tasks) by_index[v.index] = &v;
+        for (auto& entry : j["tasks"])
+          if (auto it = by_index.find(entry["index"].get<std::uint64_t>()); it != by_index.end())
+            entry["aws"] = aws_task_json(*it->second);
+        j["cost"] = aws_cost_json(*aws);
+      }
+      out.push_back(j);
       continue;
     }
     std::optional<std::uint64_t> throttle;
-    try {
-      auto plan = load_plan(job);
-      if (plan.array) throttle = plan.array->max_running;
-    } catch (const Error&) {
-    }
-    for (auto& r : job_rows(job, tasks, throttle, one || w.flags.count("--all")))
+    if (plan && plan->array) throttle = plan->array->max_running;
+    std::map<std::uint64_t, std::string> nodes;
+    if (aws)
+      for (const auto& v : aws->tasks) nodes[v.index] = aws_node_text(v);
+    for (auto& r : job_rows(job, tasks, throttle, one || w.flags.count("--all"), nodes))
       table.push_back({r.id, r.name, r.state, r.time, r.nodes, r.reason});
+    if (!aws) continue;
+    footer.push_back("job " + std::to_string(job.id) + " on aws: " + std::to_string(aws->billing) +
+                     " instance(s) running, cost so far $" + format_usd(aws->total) + " (catalog prices of " +
+                     aws->price_date + ")");
+    for (const auto& problem : aws->problems) footer.push_back("  note: " + problem);
+    if (!one) continue;
+    // One job: where each task runs or ran, what was tried first, and what it cost.
+    std::vector<std::vector<std::string>> detail{{"TASK", "INSTANCE", "TYPE", "ZONE", "MARKET", "EC2 STATE", "BILLED", "COST", "TRIED"}};
+    for (const auto& v : aws->tasks) {
+      if (v.instance_id.empty()) continue;
+      detail.push_back({v.id, v.instance_id, v.instance_type, v.zone, v.market,
+                        v.instance_state.empty() ? "-" : v.instance_state, format_elapsed(v.billed_seconds),
+                        "$" + format_usd(v.cost), v.tried.empty() ? "-" : v.tried});
+    }
+    if (detail.size() > 1) {
+      footer.push_back("");
+      std::vector<std::string> lines;
+      print_table_to(detail, lines);
+      footer.insert(footer.end(), lines.begin(), lines.end());
+    }
   }
-  if (w.flags.count("--json")) std::cout << dump_json(one ? out[0] : json{{"jobs", out}}) << "\n";
-  else print_table(table);
+  if (w.flags.count("--json")) {
+    std::cout << dump_json(one ? out[0] : json{{"jobs", out}}) << "\n";
+    return 0;
+  }
+  print_table(table);
+  for (const auto& line : footer) std::cout << line << "\n";
   return 0;
 }
 
@@ -305,6 +458,8 @@ int cmd_logs(const std::vector<std::string>& args) {
   auto it = std::find_if(tasks.begin(), tasks.end(), [&](const auto& t) { return !ref.index || t.ref.index == *ref.index; });
   if (it == tasks.end()) throw Error("logs: job " + std::to_string(job.id) + " has no task " + std::to_string(*ref.index));
   auto plan = load_plan(job);
+  if (it->provider.value_or(job.provider) == "aws")
+    return aws_logs(store, job, plan, *it, w.flags.count("--stderr") > 0, w.flags.count("--follow") || w.flags.count("-f"));
   auto paths = runtime::stdio_paths(plan, pattern_context(job, *it));
   std::filesystem::path path = w.flags.count("--stderr") && paths.error ? *paths.error : paths.output;
   if (it->provider.value_or(job.provider) == "slurm") {
@@ -353,15 +508,20 @@ int cmd_cancel(const std::vector<std::string>& args) {
   auto w = parse_words("cancel", args, {});
   if (w.positional.empty()) throw Error("cancel: give a job, JOBID or JOBID_INDEX (spawn cancel 12)");
   auto store = open_store();
+  bool confirmed = true;
   for (const auto& word : w.positional) {
     auto ref = parse_job_reference(store, word);
     auto job = require_job(store, ref.job_id);
     if (auto r = store.request_cancel(job.id, ref.index); !r) throw Error(r.error());
     auto job_dir = engine::job_directory(engine::data_home(), job.id);
-    if (engine::SupervisorLock::is_held(job_dir)) continue;  // the supervisor acts on the request
+    if (engine::SupervisorLock::is_held(job_dir)) {  // the supervisor acts on the request
+      confirmed = confirm_aws_cancel(store, job, ref.index) && confirmed;
+      continue;
+    }
     if (!ref.index) {
       // Nobody drives the job: drive it here until the cancel is carried out.
       supervise(job.id, ProgressStyle::none);
+      confirmed = confirm_aws_cancel(store, job, ref.index) && confirmed;
       continue;
     }
     // One task of an unsupervised job: end it here, leaving the others as they are.
@@ -386,8 +546,9 @@ int cmd_cancel(const std::vector<std::string>& args) {
           throw Error(r.error());
       }
     }
+    confirmed = confirm_aws_cancel(store, job, ref.index) && confirmed;
   }
-  return 0;
+  return confirmed ? 0 : 1;
 }
 
 int cmd_wait(const std::vector<std::string>& args) {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/aws_view.hpp"
 #include "cli/commands.hpp"
 #include "cli/job_driver.hpp"
 #include "cli/job_view.hpp"
@@ -273,9 +274,13 @@ int cmd_cost(const std::vector<std::string>& args) {
   auto ref = parse_job_reference(store, words[0]);
   auto job = require_job(store, ref.job_id);
   auto text = util::read_file(hybrid_file(job.id));
-  if (!text)
-    throw Error("cost: job " + std::to_string(job.id) +
-                " was not submitted with --hybrid: its cluster and cloud prices were not recorded");
+  if (!text) {
+    auto tasks = store.tasks(job.id);
+    if (!tasks) throw Error(tasks.error());
+    if (runs_on_aws(job, *tasks)) return print_aws_cost(job, load_plan(job), *tasks, as_json);
+    throw Error("cost: job " + std::to_string(job.id) + " runs on " + job.provider +
+                ", which bills nothing spawn can price; `spawn cost` covers jobs on aws and --hybrid jobs");
+  }
   auto h = json::parse(*text, nullptr, false);
   if (h.is_discarded()) throw Error("cost: " + hybrid_file(job.id).string() + " is not valid JSON");
   auto rates = rates_of(h);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/aws_view.hpp"
 #include "engine/dependency.hpp"
 #include "engine/engine.hpp"
 #include "plan/params.hpp"
@@ -170,10 +171,24 @@ int supervise(std::uint64_t job_id, ProgressStyle style) {
   const auto started = std::chrono::steady_clock::now();
   std::string last_line;
   const bool is_array = job.is_array;
+  // An aws job's cost so far, from the provider's records (no AWS call), refreshed every few seconds.
+  auto first_tasks = store.tasks(job_id);
+  const bool on_aws = first_tasks && runs_on_aws(job, *first_tasks);
+  std::string cost_text;
+  auto cost_at = started - std::chrono::seconds(60);
+  auto cost_now = [&] {
+    auto tasks = store.tasks(job_id);
+    if (!tasks) return std::string();
+    return ", $" + format_usd(aws_job_view(job, plan, *tasks, false, now_seconds()).total);
+  };
   auto report = [&](const engine::Progress& p) {
     if (g_stop_signal) e.stop();
     if (style == ProgressStyle::none) return;
     auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+    if (on_aws && std::chrono::steady_clock::now() - cost_at >= std::chrono::seconds(2)) {
+      cost_text = cost_now();
+      cost_at = std::chrono::steady_clock::now();
+    }
     std::string counts = counts_text(p);
     if (style == ProgressStyle::bar && is_array) {
       constexpr int k_width = 30;
@@ -181,12 +196,13 @@ int supervise(std::uint64_t job_id, ProgressStyle style) {
       std::string bar(static_cast<std::size_t>(filled), '#');
       bar += std::string(static_cast<std::size_t>(k_width - filled), '.');
       std::cerr << "\r\033[Kjob " << job_id << " [" << bar << "] " << p.done() << "/" << p.total() << "  " << counts
-                << "  " << format_elapsed(elapsed) << std::flush;
+                << cost_text << (cost_text.empty() ? "" : " so far") << "  " << format_elapsed(elapsed) << std::flush;
       return;
     }
     if (counts == last_line) return;
     last_line = counts;
-    std::cerr << "job " << job_id << ": " << counts << " (" << format_elapsed(elapsed) << ")\n";
+    std::cerr << "job " << job_id << ": " << counts << cost_text << (cost_text.empty() ? "" : " so far") << " ("
+              << format_elapsed(elapsed) << ")\n";
   };
   auto result = e.run(report);
   ::sigaction(SIGINT, &old_int, nullptr);
@@ -205,8 +221,8 @@ int supervise(std::uint64_t job_id, ProgressStyle style) {
   auto p = engine::count_states(*counts);
   auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
   if (style != ProgressStyle::none)
-    std::cerr << "job " << job_id << " " << to_string(engine::job_state(p)) << ": " << counts_text(p) << " in "
-              << format_elapsed(elapsed) << "\n";
+    std::cerr << "job " << job_id << " " << to_string(engine::job_state(p)) << ": " << counts_text(p)
+              << (on_aws ? cost_now() : std::string()) << " in " << format_elapsed(elapsed) << "\n";
   return engine::job_exit_status(*tasks);
 }
 

@@ -179,20 +179,24 @@ Expected<void> Engine::finish(const InFlight& task, const TaskStatus& status, bo
 }
 
 Expected<void> Engine::poll_in_flight(const JobRecord& job) {
+  // Every cancel of this pass first, then the polls: a provider that stops tasks together (EC2's
+  // TerminateInstances takes many ids) sees the whole set before its next call.
+  for (auto& [index, f] : m_in_flight) {
+    auto* provider = provider_for(f.record);
+    if (provider && (job.cancel_requested || f.record.cancel_requested) && !f.cancel_sent) {
+      provider->cancel(request_for(f.record, f.attempt), f.handle);
+      f.cancel_sent = true;
+    }
+  }
   for (auto it = m_in_flight.begin(); it != m_in_flight.end();) {
     auto& f = it->second;
     auto request = request_for(f.record, f.attempt);
-    bool cancel = job.cancel_requested || f.record.cancel_requested;
     auto* provider = provider_for(f.record);
     if (!provider) {
       TaskStatus lost{TaskState::failed, std::nullopt, "provider " + *f.record.provider + " is not available"};
       if (auto r = finish(f, lost, false); !r) return r;
       it = m_in_flight.erase(it);
       continue;
-    }
-    if (cancel && !f.cancel_sent) {
-      provider->cancel(request, f.handle);
-      f.cancel_sent = true;
     }
     auto status = provider->poll(request, f.handle);
     if (status.state == TaskState::running) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "aws/ec2.hpp"
+#include "aws/encoding.hpp"
 #include "aws/presign.hpp"
 #include "aws/s3.hpp"
 #include "aws/services.hpp"
@@ -17,6 +18,7 @@
 #include "providers/aws/bootstrap.hpp"
 #include "providers/aws/cohort.hpp"
 #include "providers/aws/pools.hpp"
+#include "providers/aws/watch.hpp"
 #include "runtime/environment.hpp"
 #include "runtime/task_dir.hpp"
 #include "util/files.hpp"
@@ -30,8 +32,6 @@ namespace fs = std::filesystem;
 using namespace spawn::aws;
 
 constexpr const char* k_default_ami_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
-constexpr const char* k_launch_record = "aws-launch";  // in the task's state directory, written before RunInstances
-constexpr const char* k_task_record = "aws-task";      // outputs to bring back: S3 key <TAB> local path
 constexpr const char* k_cohort_record = "aws-cohort";  // a multi-node task's groups and instances (key=value)
 // A task with a container image also installs its runtime and pulls the image before the script starts.
 constexpr std::int64_t k_container_setup_seconds = 900;
@@ -67,18 +67,6 @@ std::string compress_indices(std::vector<std::uint64_t> v) {
     while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
     out += (out.empty() ? "" : ",") + std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
     i = j + 1;
-  }
-  return out;
-}
-
-// key=value lines.
-std::map<std::string, std::string> read_record(const fs::path& path) {
-  std::map<std::string, std::string> out;
-  auto text = util::read_file(path);
-  if (!text) return out;
-  for (const auto& line : util::split(*text, '\n')) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
   }
   return out;
 }
@@ -138,7 +126,11 @@ public:
   }
 
   std::vector<Expected<std::string>> launch_many(const std::vector<engine::LaunchRequest>& requests) override;
-  engine::TaskStatus poll(const engine::LaunchRequest& request, const std::string& handle) override;
+  engine::TaskStatus poll(const engine::LaunchRequest& request, const std::string& handle) override {
+    auto status = poll_once(request, handle);
+    if (status.state != TaskState::running) record_instance_end(request.state_dir, now_seconds());
+    return status;
+  }
   void cancel(const engine::LaunchRequest& request, const std::string& handle) override;
   Expected<std::optional<std::string>> recover_launch(const engine::LaunchRequest& request) override;
   void wait_for_change(int timeout_ms) override {
@@ -177,6 +169,7 @@ private:
     if (!limit) return k_max_presign_validity;
     return std::chrono::seconds(*limit + m_options.backstop_grace_seconds + 3600);
   }
+  engine::TaskStatus poll_once(const engine::LaunchRequest& request, const std::string& handle);
   void refresh(std::uint64_t job_id);
   void flush_terminations();
   std::optional<std::string> marker_text(const engine::LaunchRequest& r, bool from_snapshot);
@@ -201,18 +194,8 @@ private:
 void AwsProvider::adopt(const Plan& plan) {
   if (m_adopted) return;
   m_adopted = true;
-  const auto& a = plan.aws;
-  if (a.bucket) m_options.bucket = a.bucket;
-  if (a.prefix) m_options.prefix = *a.prefix;
-  if (a.key_pair) m_options.key_pair = a.key_pair;
-  if (!a.subnets.empty()) m_options.subnets = a.subnets;
-  if (!a.security_groups.empty()) m_options.security_groups = a.security_groups;
-  if (a.instance_profile) m_options.instance_profile = a.instance_profile;
-  if (a.root_volume_gib) m_options.root_volume_gib = static_cast<int>(*a.root_volume_gib);
-  if (a.cooldown_seconds) {
-    m_options.cooldown_seconds = static_cast<std::int64_t>(*a.cooldown_seconds);
-    m_cooldown = Cooldown(m_options.cooldown_seconds);
-  }
+  apply_plan_settings(m_options, plan);
+  m_cooldown = Cooldown(m_options.cooldown_seconds);
 }
 
 Expected<void> AwsProvider::ensure_session(const Plan& plan) {
@@ -469,7 +452,11 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
       continue;
     }
     std::map<int, std::string> by_index;
-    for (const auto& inst : reservation->instances) by_index[inst.launch_index] = inst.id;
+    std::map<int, const Instance*> launched;
+    for (const auto& inst : reservation->instances) {
+      by_index[inst.launch_index] = inst.id;
+      launched[inst.launch_index] = &inst;
+    }
     std::size_t started = 0;
     std::vector<Prepared> unfilled;
     for (std::size_t k = 0; k < batch.size(); ++k) {
@@ -480,6 +467,12 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
       }
       results[batch[k].position] = it->second;
       ++started;
+      // What spawn status and spawn cost show: the instance, its pool and since when it bills.
+      const Instance& inst = *launched[static_cast<int>(k)];
+      auto since = parse_iso8601(inst.launch_time);
+      record_instance_start(requests[batch[k].position].state_dir,
+                            {inst.id, pool->instance_type, inst.availability_zone.empty() ? pool->zone.value_or("") : inst.availability_zone,
+                             pool->market, since ? std::chrono::system_clock::to_time_t(*since) : now_seconds(), std::nullopt, 1});
     }
     remaining.erase(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
     if (!unfilled.empty()) {
@@ -555,7 +548,7 @@ engine::TaskStatus AwsProvider::finished(const engine::LaunchRequest& r, const s
   return status;
 }
 
-engine::TaskStatus AwsProvider::poll(const engine::LaunchRequest& request, const std::string& handle) {
+engine::TaskStatus AwsProvider::poll_once(const engine::LaunchRequest& request, const std::string& handle) {
   engine::TaskStatus running;
   running.state = TaskState::running;
   if (request.plan) adopt(*request.plan);
@@ -739,6 +732,10 @@ Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& re
     for (const auto& n : *nodes) handle += (handle.empty() ? "" : ",") + n.instance_id;
     record += "instances=" + handle + "\n";
     if (auto w = util::write_file_atomic(record_path, record); !w) return fail(w.error(), ids);
+    auto since = parse_iso8601(reservation->instances.front().launch_time);
+    record_instance_start(request.state_dir, {handle, pool->instance_type, reservation->instances.front().availability_zone,
+                                              pool->market, since ? std::chrono::system_clock::to_time_t(*since) : now_seconds(),
+                                              std::nullopt, static_cast<std::uint32_t>(ids.size())});
     auto entry = prepare(request, &*nodes);
     if (!entry) return fail(entry.error(), ids);
     entry->launch_index = 0;
@@ -831,7 +828,20 @@ AwsOptions options_from_environment() {
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_ROOT_VOLUME_GIB"))) o.root_volume_gib = static_cast<int>(*v);
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_COOLDOWN_SECONDS"))) o.cooldown_seconds = static_cast<std::int64_t>(*v);
   if (auto v = env_or("AWS_PROFILE"); !v.empty()) o.profile = v;
+  if (auto v = util::parse_uint(env_or("SPAWN_AWS_LOG_SYNC_SECONDS")); v && *v > 0) o.log_sync_seconds = static_cast<int>(*v);
   return o;
+}
+
+void apply_plan_settings(AwsOptions& options, const Plan& plan) {
+  const auto& a = plan.aws;
+  if (a.bucket) options.bucket = a.bucket;
+  if (a.prefix) options.prefix = *a.prefix;
+  if (a.key_pair) options.key_pair = a.key_pair;
+  if (!a.subnets.empty()) options.subnets = a.subnets;
+  if (!a.security_groups.empty()) options.security_groups = a.security_groups;
+  if (a.instance_profile) options.instance_profile = a.instance_profile;
+  if (a.root_volume_gib) options.root_volume_gib = static_cast<int>(*a.root_volume_gib);
+  if (a.cooldown_seconds) options.cooldown_seconds = static_cast<std::int64_t>(*a.cooldown_seconds);
 }
 
 std::unique_ptr<engine::Provider> make_aws_provider(const AwsOptions& options) {
