@@ -213,6 +213,27 @@ TEST(AwsClient, S3PutGetHeadListDelete) {
   EXPECT_TRUE(s3.list_objects("spawn-test", "")->empty());
 }
 
+TEST(AwsClient, S3ReadsAGrowingObjectFromAnOffset) {
+  // spawn logs --follow: each read asks only for the bytes after those already shown.
+  LocalEndpoint ep;
+  S3Client s3(session(env_for(ep)));
+  ASSERT_TRUE(s3.create_bucket("spawn-test"));
+  auto missing = s3.get_object_from("spawn-test", "out", 0);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "NoSuchKey");
+  ASSERT_TRUE(s3.put_object("spawn-test", "out", "line 1\n"));
+  auto first = s3.get_object_from("spawn-test", "out", 0);
+  ASSERT_TRUE(first) << first.error().to_string();
+  EXPECT_EQ(*first, "line 1\n");
+  auto nothing_new = s3.get_object_from("spawn-test", "out", 7);
+  ASSERT_TRUE(nothing_new) << nothing_new.error().to_string();
+  EXPECT_EQ(*nothing_new, "");
+  ASSERT_TRUE(s3.put_object("spawn-test", "out", "line 1\nline 2\n"));
+  auto next = s3.get_object_from("spawn-test", "out", 7);
+  ASSERT_TRUE(next) << next.error().to_string();
+  EXPECT_EQ(*next, "line 2\n");
+}
+
 TEST(AwsClient, ProfilesFromConfigAndCredentialsFiles) {
   LocalEndpoint ep;
   fs::create_directories(ep.dir() / ".aws");

@@ -33,15 +33,22 @@ const std::vector<Command>& commands() {
        "[--detach] [--dry-run] [--yes] [--json]",
        "run a parameter file's plan, or N copies of a command (one task on N nodes with --mpi)", cmd_launch},
       {"status", "[JOB[_INDEX]] [--all] [--json]",
-       "jobs and tasks as squeue shows them: JOBID, NAME, STATE, TIME, NODES, REASON", cmd_status},
+       "jobs and tasks as squeue shows them: JOBID, NAME, STATE, TIME, NODES, REASON; for aws jobs also each task's "
+       "instance, type, zone, market, EC2 state, pools tried, and the cost so far (one DescribeInstances per job)",
+       cmd_status},
       {"list", "[--json] [--aws [--region R] [--job JOB]]",
        "every job spawn knows, newest first; --aws: spawn's EC2 instances that are not terminated", cmd_list},
-      {"logs", "JOB[_INDEX] [--follow] [--stderr]", "the output file of a task", cmd_logs},
-      {"cancel", "JOB[_INDEX]...", "stop a job or one of its tasks (pending ones never start)", cmd_cancel},
+      {"logs", "JOB[_INDEX] [--follow] [--stderr]",
+       "the output file of a task (on EC2: its copy in S3 while it runs; --follow streams until the task ends)",
+       cmd_logs},
+      {"cancel", "JOB[_INDEX]...",
+       "stop a job or one of its tasks (pending ones never start); aws: terminates the instances in batches and "
+       "confirms with EC2 that they are shutting down",
+       cmd_cancel},
       {"wait", "JOB", "block until the job ends; exit status as `sbatch --wait`", cmd_wait},
       {"cost", "JOB [--json]",
-       "a --hybrid job's cost on each side, per task and in all: estimated at submission, spent after the run "
-       "(task runtimes x institutional rates or cloud prices)",
+       "an aws job's cost per task and in all (instance time x catalog price of its pool, so far while it runs); a "
+       "--hybrid job's on each side: estimated at submission, spent after the run",
        cmd_cost},
       {"resume", "JOB [--foreground]",
        "drive a job again from its records (after its supervisor died); detached unless --foreground", cmd_resume},
