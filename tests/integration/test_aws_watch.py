@@ -21,8 +21,8 @@ import test_aws_provider as base  # noqa: E402  (the endpoint fixture: AwsProvid
 from test_aws_provider import AwsProviderCase, wait_for  # noqa: E402
 
 
-def job_of(p):
-    return p.stdout.split("Submitted batch job ")[1].split()[0]
+def job_of(stdout):
+    return stdout.split("Submitted batch job ")[1].split()[0]
 
 
 class WatchCase(AwsProviderCase):
@@ -43,7 +43,8 @@ class WatchCase(AwsProviderCase):
 class Cancel(WatchCase):
     def test_cancel_running_array_terminates_in_one_call_and_confirms(self):
         self.script("#!/bin/bash\n#SBATCH --array=0-9\n#SBATCH -t 10\necho started $SLURM_ARRAY_TASK_ID\nsleep 300\n")
-        job = job_of(self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", "--detach", check=True))
+        job = job_of(self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", "--detach",
+                                check=True).stdout)
         self.assertTrue(self.running_in_sandbox(10), {i.id: i.state for i in self.ep.instances.values()})
         self.assertTrue(wait_for(lambda: self.status(job)["counts"]["running"] == 10, 30))
 
@@ -95,9 +96,9 @@ class Cancel(WatchCase):
 
 
 class RuntimeDies(WatchCase):
-    def kill_runtime_of_first_instance(self, directives):
-        """Submits a task that sleeps on its first attempt, kills everything the user data started on that instance
-        once the job runs, and returns (submit process, the instance, when it was killed)."""
+    def run_with_runtime_killed(self, directives, expected_status):
+        """Runs a task that sleeps on its first attempt, kills everything the user data started on that instance once
+        the job runs, checks that only the backstop ended it, and returns (job id, the first instance)."""
         # -t 1: the backstop is `shutdown -h +11` (limit + 600 s grace), 11 s at the fixture's minute_seconds=1.
         self.script("#!/bin/bash\n#SBATCH -t 1\n" + directives + "echo attempt ${SLURM_RESTART_COUNT:-0}\n"
                     "if [ \"${SLURM_RESTART_COUNT:-0}\" = 0 ]; then sleep 300; fi\n")
@@ -113,9 +114,8 @@ class RuntimeDies(WatchCase):
         killed_at = time.time()
         self.assertGreater(inst.sandbox.kill_user_data(), 0)
         self.assertEqual(inst.state, "running", "the machine stays up with its software gone")
-        return proc, inst, killed_at
-
-    def assert_ended_by_backstop(self, inst, killed_at):
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, expected_status, out + err)
         # Only the scheduled shutdown ended it: no cancel, no power-off from the (dead) bootstrap.
         commands = [(e["command"], e["args"]) for e in inst.power_events]
         self.assertEqual(commands, [("shutdown", ["-h", "+11"]), ("poweroff", ["(scheduled)"])])
@@ -123,28 +123,21 @@ class RuntimeDies(WatchCase):
         self.assertAlmostEqual(fired, 11.0, delta=1.5)
         self.assertGreater(inst.power_events[1]["at"], killed_at)
         self.assertEqual(inst.state_reason[0], "Client.InstanceInitiatedShutdown")
+        self.assert_all_terminated()
+        return job_of(out), inst
 
     def test_backstop_terminates_an_instance_whose_runtime_died_and_the_task_fails(self):
-        proc, inst, killed_at = self.kill_runtime_of_first_instance("#SBATCH --no-requeue\n")
-        out, err = proc.communicate(timeout=120)
-        self.assertEqual(proc.returncode, 1, out + err)
-        self.assert_ended_by_backstop(inst, killed_at)
-        self.assert_all_terminated()
+        job, inst = self.run_with_runtime_killed("#SBATCH --no-requeue\n", 1)
         self.assertEqual(len(self.ep.instances), 1)
-        [task] = self.status(job_of(subprocess.CompletedProcess([], 0, out, err)))["tasks"]
+        [task] = self.status(job)["tasks"]
         self.assertEqual(task["state"], "FAILED")
         self.assertIsNone(task["exit_code"])
         self.assertEqual(task["reason"], f"instance {inst.id} is terminated without an exit status "
                                          "(Client.InstanceInitiatedShutdown: Instance initiated shutdown)")
 
     def test_backstop_then_requeue_runs_the_task_again(self):
-        proc, inst, killed_at = self.kill_runtime_of_first_instance("#SBATCH --requeue\n")
-        out, err = proc.communicate(timeout=120)
-        self.assertEqual(proc.returncode, 0, out + err)
-        self.assert_ended_by_backstop(inst, killed_at)
-        self.assert_all_terminated()
+        job, inst = self.run_with_runtime_killed("#SBATCH --requeue\n", 0)
         self.assertEqual(len(self.ep.instances), 2, "the lost task ran again on a new instance")
-        job = job_of(subprocess.CompletedProcess([], 0, out, err))
         [task] = self.status(job)["tasks"]
         self.assertEqual((task["state"], task["restart_count"]), ("COMPLETED", 1))
         self.assertEqual(self.read(f"slurm-{job}.out"), "attempt 1\n")
@@ -157,7 +150,8 @@ class PartialFill(WatchCase):
         self.script("#!/bin/bash\n#SBATCH --array=0-9\n#SBATCH -t 5\n#SBATCH -e err-%a.txt\n"
                     "echo begin $SLURM_ARRAY_TASK_ID\necho oops $SLURM_ARRAY_TASK_ID >&2\n"
                     "if [ $SLURM_ARRAY_TASK_ID = 0 ]; then sleep 8; fi\necho end $SLURM_ARRAY_TASK_ID\n")
-        job = job_of(self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", "--detach", check=True))
+        job = job_of(self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", "--detach",
+                                check=True).stdout)
         self.assertTrue(wait_for(lambda: self.status(job)["counts"]["running"] >= 1, 30))
         # Followed from this terminal while the detached supervisor drives the job.
         lines = []

@@ -12,6 +12,17 @@ namespace {
 
 std::string object_path(const std::string& key) { return "/" + uri_encode(key, true); }
 
+// A request on one object: GetObject, HeadObject, PutObject.
+ServiceRequest object_request(const char* operation, const char* method, const std::string& bucket, const std::string& key) {
+  ServiceRequest r;
+  r.service = Service::s3;
+  r.operation = operation;
+  r.method = method;
+  r.bucket = bucket;
+  r.path = object_path(key);
+  return r;
+}
+
 std::string xml_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -67,24 +78,13 @@ Result<std::string> S3Client::put_object(const std::string& bucket, const std::s
 }
 
 Result<std::string> S3Client::get_object(const std::string& bucket, const std::string& key) {
-  ServiceRequest r;
-  r.service = Service::s3;
-  r.operation = "GetObject";
-  r.method = "GET";
-  r.bucket = bucket;
-  r.path = object_path(key);
-  auto response = m_session->send(r);
+  auto response = m_session->send(object_request("GetObject", "GET", bucket, key));
   if (!response) return Failure(response.error());
   return std::move(response->body);
 }
 
 Result<std::string> S3Client::get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset) {
-  ServiceRequest r;
-  r.service = Service::s3;
-  r.operation = "GetObject";
-  r.method = "GET";
-  r.bucket = bucket;
-  r.path = object_path(key);
+  auto r = object_request("GetObject", "GET", bucket, key);
   r.headers = {{"Range", "bytes=" + std::to_string(offset) + "-"}};
   auto response = m_session->send(r);
   if (!response) {
@@ -98,13 +98,7 @@ Result<std::string> S3Client::get_object_from(const std::string& bucket, const s
 }
 
 Result<std::optional<ObjectInfo>> S3Client::head_object(const std::string& bucket, const std::string& key) {
-  ServiceRequest r;
-  r.service = Service::s3;
-  r.operation = "HeadObject";
-  r.method = "HEAD";
-  r.bucket = bucket;
-  r.path = object_path(key);
-  auto response = m_session->send(r);
+  auto response = m_session->send(object_request("HeadObject", "HEAD", bucket, key));
   if (!response) {
     if (response.error().http_status == 404) return std::optional<ObjectInfo>();
     return Failure(response.error());
