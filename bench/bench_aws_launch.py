@@ -55,7 +55,8 @@ def one_run(spawn, tasks, scale):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPAWN_"))}
         env.update(SPAWN_HOME=os.path.join(d, "home"), AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL=ep.url, SPAWN_AWS_BUCKET="bench",
-                   SPAWN_INSTANCE_TYPES="c5.large", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+                   SPAWN_INSTANCE_TYPES="c5.large", AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         start = time.time()
         proc = subprocess.Popen([spawn, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"], cwd=work,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
