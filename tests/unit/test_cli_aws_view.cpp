@@ -65,13 +65,13 @@ struct AwsViewTest : ::testing::Test {
 TEST_F(AwsViewTest, EveryAttemptIsBilledItsInstanceTimeAtItsPoolsPrice) {
   const std::int64_t now = 1'800'000'000;
   // Task 0: a 30 s on-demand attempt (billed the 60 s minimum), then two hours on spot.
-  watch::record_instance_start(attempt_dir(0, 1), {"i-01", "c5.large", "us-east-1a", Market::on_demand, 1000, std::nullopt});
+  watch::record_instance_start(attempt_dir(0, 1), {"i-01", "c5.large", "us-east-1a", Market::on_demand, 1000, std::nullopt, 1});
   watch::record_instance_end(attempt_dir(0, 1), 1030);
-  watch::record_instance_start(attempt_dir(0, 2), {"i-02", "c5.large", "us-east-1b", Market::spot, 2000, std::nullopt});
+  watch::record_instance_start(attempt_dir(0, 2), {"i-02", "c5.large", "us-east-1b", Market::spot, 2000, std::nullopt, 1});
   watch::record_instance_end(attempt_dir(0, 2), 2000 + 7200);
   watch::record_instance_end(attempt_dir(0, 2), 99'999);  // a later sighting keeps the first end
   // Task 1: running for half an hour.
-  watch::record_instance_start(attempt_dir(1, 1), {"i-11", "c5.large", "us-east-1c", Market::spot, now - 1800, std::nullopt});
+  watch::record_instance_start(attempt_dir(1, 1), {"i-11", "c5.large", "us-east-1c", Market::spot, now - 1800, std::nullopt, 1});
   // Task 2: pending, never launched. Task 3: on another provider (a hybrid job's cluster half).
   auto other = task(3, TaskState::completed, 1);
   other.provider = "slurm";
@@ -103,8 +103,18 @@ TEST_F(AwsViewTest, EveryAttemptIsBilledItsInstanceTimeAtItsPoolsPrice) {
   EXPECT_GT(view.total, 0);
 }
 
+TEST_F(AwsViewTest, AMultiNodeTaskPaysForEachOfItsInstances) {
+  watch::record_instance_start(attempt_dir(0, 1),
+                               {"i-a,i-b,i-c", "c5.large", "us-east-1a", Market::on_demand, 1000, std::nullopt, 3});
+  watch::record_instance_end(attempt_dir(0, 1), 1600);
+  auto view = cli::aws_job_view(job, plan, {task(0, TaskState::completed, 1)}, false, 5000);
+  ASSERT_EQ(view.tasks.size(), 1u);
+  EXPECT_EQ(view.tasks[0].billed_seconds, 3 * 600);
+  EXPECT_EQ(view.total, cost(on_demand, 1800));
+}
+
 TEST_F(AwsViewTest, ATypeWithoutAPriceIsNamedNotGuessed) {
-  watch::record_instance_start(attempt_dir(0, 1), {"i-01", "no.such", "us-east-1a", Market::spot, 1000, std::nullopt});
+  watch::record_instance_start(attempt_dir(0, 1), {"i-01", "no.such", "us-east-1a", Market::spot, 1000, std::nullopt, 1});
   watch::record_instance_end(attempt_dir(0, 1), 5000);
   auto view = cli::aws_job_view(job, plan, {task(0, TaskState::completed, 1)}, false, 6000);
   ASSERT_EQ(view.problems.size(), 1u);
