@@ -214,7 +214,10 @@ class Faults(AwsProviderCase):
         self.assert_all_terminated()
 
 
-if __name__ == "__main__":
+def main():
+    """Runs the tests of the script that was started (this one or a suite built on AwsProviderCase) against the
+    spawn binary given by --spawn; exits 77 (skipped) where the sandbox cannot run."""
+    global SPAWN
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)
     parser = argparse.ArgumentParser()
@@ -225,4 +228,8 @@ if __name__ == "__main__":
     if why:
         print("skipped: " + why)
         sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

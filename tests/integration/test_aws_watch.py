@@ -5,7 +5,6 @@ TerminateInstances, confirmed, every task CANCELLED), `spawn status` from one ta
 each task's instance and cost, an instance whose runtime dies (only the boot-time `shutdown -h +N` backstop ends
 it), a partially filled RunInstances (the rest on the next pool, every task once), `spawn logs --follow` from S3
 while a detached supervisor drives the job, and the cost in status/cost against price x time."""
-import argparse
 import json
 import os
 import signal
@@ -210,14 +209,4 @@ class PartialFill(WatchCase):
 
 
 if __name__ == "__main__":
-    import warnings
-    warnings.simplefilter("ignore", ResourceWarning)
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
-    args, rest = parser.parse_known_args()
-    base.SPAWN = os.path.abspath(args.spawn)
-    why = base.sandbox.available()
-    if why:
-        print("skipped: " + why)
-        sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    base.main()
