@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Multi-node (MPI) jobs on the AWS provider, end to end against the local EC2+S3+IMDS endpoint with user data really
-executed: each simulated instance has its own loopback private address (127.77.x.y) and runs spawn's own sshd on it,
+executed: each simulated instance has its own loopback private address (127.X.y.z) and runs spawn's own sshd on it,
 so `srun` and `mpirun` on node 0 reach the other nodes over ssh as they would on EC2. One RunInstances of all the
 nodes in a cluster placement group, a security group open only to itself, SLURM_JOB_NODELIST as Slurm prints it,
 output and exit code back, every instance terminated, both groups deleted, the job's private key nowhere but in the
 task bundle; a partial fill is never run short."""
 import argparse
+import fcntl
 import gzip
 import json
 import os
+import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,7 +69,15 @@ class AwsMpiCase(test_aws_provider.AwsProviderCase):
         shutil.rmtree(cls.tmp, True)
 
     def setUp(self):
+        # Every endpoint numbers its instances 127.77.0.2, .3, ...: two of these suites at once on one machine would
+        # both start sshds on 127.77.0.2:2222. One at a time, machine-wide (released after the endpoint stopped),
+        # and in a loopback block of its own (against older copies of this suite that take no lock).
+        lock = open("/tmp/spawn-test-aws-mpi.lock", "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        self.addCleanup(lock.close)
         super().setUp()
+        self.octet = random.randint(100, 250)
+        self.ep.config.private_ip_prefix = f"127.{self.octet}"
         self.home = self.env["SPAWN_HOME"]
         for k in [k for k in self.env if k.startswith("OMPI_")]:
             del self.env[k]
@@ -89,14 +100,23 @@ class AwsMpiCase(test_aws_provider.AwsProviderCase):
                 "nodeid=$SLURM_NODEID nodename=$SLURMD_NODENAME host=$(hostname)\"\n"
                 "sed 's/^/hostfile: /' \"$SPAWN_HOSTFILE\"\n"
                 "srun bash -c 'echo \"srun task $SLURM_PROCID on $(hostname) nodeid=$SLURM_NODEID "
-                "name=$SLURMD_NODENAME\"'\n"
+                "name=$SLURMD_NODENAME step=$SLURM_STEP_NODELIST\"'\n"
                 f"{run}\necho mpirun exit $?\n"
                 # Open MPI launches through srun inside a Slurm job; through its ssh agent when told to.
                 f"{run.replace('mpirun', 'mpirun --mca plm rsh')} | sed 's/^/rsh: /'\nexit 3\n")
 
 
 class MpiJob(AwsMpiCase):
+    def slurm_hostlist(self, names):
+        """What Slurm prints for names (scontrol show hostlist), when Slurm's commands are here."""
+        if shutil.which("scontrol"):
+            real = subprocess.run(["scontrol", "show", "hostlist", ",".join(names)], capture_output=True, text=True)
+            if real.returncode == 0:
+                return real.stdout.strip()
+        return None
+
     def test_three_nodes_srun_and_mpirun(self):
+        self.ep.next_ip = 7  # addresses 127.X.0.9, .10, .11: names whose numbers change width
         self.script(self.mpi_script())
         p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
         self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
@@ -128,19 +148,17 @@ class MpiJob(AwsMpiCase):
         self.assertEqual(len(set(names)), 3)
 
         # The batch script ran once, on node 0, with the environment Slurm gives a batch job on 3 nodes.
-        expected_list = "ip-127-77-0-[%d-%d]" % (int(names[0].rsplit("-", 1)[1]), int(names[2].rsplit("-", 1)[1]))
-        if shutil.which("scontrol"):
-            real = subprocess.run(["scontrol", "show", "hostlist", ",".join(names)], capture_output=True, text=True)
-            if real.returncode == 0:
-                expected_list = real.stdout.strip()
+        expected_list = f"ip-127-{self.octet}-0-[9-11]"
+        self.assertEqual(self.slurm_hostlist(names) or expected_list, expected_list)
         self.assertIn(f"nodelist={expected_list} nodelist2={expected_list} nnodes=3 nodeid=0 nodename={names[0]} "
                       f"host={names[0]}", out)
         self.assertEqual(out.count("nodelist="), 1, out)
         self.assertEqual([l for l in out.splitlines() if l.startswith("hostfile: ")],
                          [f"hostfile: {n} slots=2" for n in names])
         # srun: two tasks on each node, the remote ones really there.
-        srun = sorted(re.findall(r"srun task (\d+) on (\S+) nodeid=(\d) name=(\S+)", out))
-        self.assertEqual(srun, [(str(k), names[k // 2], str(k // 2), names[k // 2]) for k in range(6)], out)
+        srun = sorted(re.findall(r"srun task (\d+) on (\S+) nodeid=(\d) name=(\S+) step=(\S+)", out))
+        self.assertEqual(srun, [(str(k), names[k // 2], str(k // 2), names[k // 2], expected_list) for k in range(6)],
+                         out)
         # mpirun: 6 ranks over the 3 nodes, talking to each other (the allreduce).
         if self.program:
             ranks = sorted(re.findall(r"^rank (\d) of 6 on (\S+) sum 15$", out, re.M))
@@ -186,6 +204,74 @@ class MpiJob(AwsMpiCase):
                     if f.endswith(".log") or f == "user-data":
                         self.assertNotIn(secret_line, read_bytes(os.path.join(d, f)), os.path.join(d, f))
         self.assertNotIn(secret_line.decode(), p.stdout + p.stderr + out)
+
+
+    def test_node_list_across_address_blocks_as_slurm_prints_it(self):
+        self.ep.next_ip = 248  # 127.X.0.250, 127.X.0.251, 127.X.1.2
+        self.script("#!/bin/bash\n#SBATCH -N 3 -t 5\necho job=$SLURM_JOB_NODELIST\n"
+                    "srun -N 2 bash -c 'echo step=$SLURM_STEP_NODELIST'\nsrun -w \"$SLURM_JOB_NODELIST\" hostname\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        out = self.read(f"slurm-{job}.out").splitlines()
+        x = self.octet
+        names = [f"ip-127-{x}-0-250", f"ip-127-{x}-0-251", f"ip-127-{x}-1-2"]
+        self.assertEqual(sorted("ip-" + i.private_ip.replace(".", "-") for i in self.ep.instances.values()), sorted(names))
+        expected = f"ip-127-{x}-0-[250-251],ip-127-{x}-1-2"
+        self.assertEqual(self.slurm_hostlist(names) or expected, expected)
+        self.assertEqual(out[0], "job=" + expected)
+        self.assertEqual(out[1:3], [f"step=ip-127-{x}-0-[250-251]"] * 2)
+        self.assertEqual(sorted(out[3:]), names, "srun -w expands the list and reaches every node")
+
+
+class Lifecycle(AwsMpiCase):
+    def started_on_node_0(self):
+        for inst in self.ep.instances.values():
+            log = os.path.join(self.dir, "ep", "instances", inst.id, "tmp", "spawn", "bootstrap.log")
+            if os.path.exists(log) and "starting" in open(log).read():
+                return True
+        return False
+
+    def test_cancel_terminates_every_node_and_deletes_the_groups(self):
+        self.script("#!/bin/bash\n#SBATCH -N 2 -t 5\nsrun sleep 120\n")
+        proc = subprocess.Popen([test_aws_provider.SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"],
+                                cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertTrue(test_aws_provider.wait_for(self.started_on_node_0, 60),
+                        self.spawn("status", "1", "--json").stdout)
+        job = "1"
+        c = self.spawn("cancel", job)
+        self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
+        out, err = proc.communicate(timeout=120)
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual(task["state"], "CANCELLED", task)
+        self.assertEqual(len(self.ep.instances), 2)
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
+    def test_killed_mid_launch_then_resumed_without_duplicates_or_orphans(self):
+        # The answer to RunInstances never reaches the client: the nodes exist, the cohort object is never written.
+        self.ep.add_fault({"type": "delay", "action": "RunInstances", "seconds": 3, "count": 1})
+        self.script("#!/bin/bash\n#SBATCH -N 2 -t 5\nsrun hostname\n")
+        proc = subprocess.Popen([test_aws_provider.SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"],
+                                cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        self.assertTrue(test_aws_provider.wait_for(lambda: len(self.ep.instances) == 2, 30))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        first = set(self.ep.instances)
+        r = self.spawn("resume", "1", "--foreground")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # The stranded pair was terminated, a new pair ran the job once, and nothing is left.
+        second = set(self.ep.instances) - first
+        self.assertEqual(len(second), 2)
+        out = self.read("slurm-1.out")
+        self.assertEqual(sorted(out.split()), sorted("ip-" + self.ep.instances[i].private_ip.replace(".", "-")
+                                                     for i in second), out)
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+        self.assertEqual(len(self.calls("CreatePlacementGroup")), 2)
+        self.assertEqual(len(self.calls("DeletePlacementGroup")), 2)
 
 
 class Efa(AwsMpiCase):

@@ -13,6 +13,8 @@ TEST(RuntimeHostlist, CompressesConsecutiveNumbersIntoRanges) {
 // Each expectation is what `scontrol show hostlist` (Slurm 22.05) prints for the same names.
 TEST(RuntimeHostlist, WidthsAsSlurmGroupsThem) {
   EXPECT_EQ(compress_hostlist({"n9", "n10"}), "n[9-10]");
+  EXPECT_EQ(compress_hostlist({"n9", "n10", "n11"}), "n[9-11]");
+  EXPECT_EQ(compress_hostlist({"n98", "n99", "n100", "n101"}), "n[98-101]");
   EXPECT_EQ(compress_hostlist({"n09", "n10"}), "n[09-10]");
   EXPECT_EQ(compress_hostlist({"n9", "n010"}), "n[9,010]");
   EXPECT_EQ(compress_hostlist({"n099", "n100", "n1000"}), "n[099-100,1000]");

@@ -73,7 +73,8 @@ std::string compress_hostlist(const std::vector<std::string>& names) {
       if (!next.number || next.prefix != first.prefix) break;
       Range& last = ranges.back();
       std::size_t last_width = last.width, next_width = next.width;
-      if (*next.number == last.hi + 1 && width_equiv(last.hi, last_width, *next.number, next_width)) {
+      // As Slurm (hostrange_width_combine), the range's first number decides.
+      if (*next.number == last.hi + 1 && width_equiv(last.lo, last_width, *next.number, next_width)) {
         last.hi = *next.number;
         last.width = last_width;
       } else {

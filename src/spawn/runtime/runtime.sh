@@ -464,33 +464,67 @@ rt_compress_counts() {
   printf '%s' "$out"
 }
 
-# Compresses node names "p0 p1 p3" -> "p[0-1,3]" (one common prefix; otherwise a plain list).
+# Slurm's width rule (runtime/hostlist.cpp, width_equiv): whether numbers $1 (written with $2 digits) and $3 ($4
+# digits) may share a range; sets rt_w to the range's width.
+rt_width_equiv() {
+  local n=$1 wn=$2 m=$3 wm=$4 npad nmpad mpad mnpad
+  rt_w=$wn
+  ((wn == wm)) && return 0
+  npad=$((wn > ${#n} ? wn - ${#n} : 0)) nmpad=$((wm > ${#n} ? wm - ${#n} : 0))
+  mpad=$((wm > ${#m} ? wm - ${#m} : 0)) mnpad=$((wn > ${#m} ? wn - ${#m} : 0))
+  ((npad != nmpad && mpad != mnpad)) && return 1
+  ((npad == nmpad)) && rt_w=$wm
+  return 0
+}
+
+# Compresses node names as Slurm prints them, as runtime/hostlist.cpp does for the batch step: names in a row with
+# one prefix share a bracket, consecutive numbers of equivalent widths form a range: "p0 p1 p3" -> "p[0-1,3]",
+# "ip-10-0-0-9 ip-10-0-0-10 ip-10-0-1-7" -> "ip-10-0-0-[9-10],ip-10-0-1-7".
 rt_compress_hostlist() {
-  local prefix="" width="" name ok=1 first=1 out="" lo="" hi="" n
+  local out="" name prefix digits n nw
+  rt_hl_prefix="" rt_hl_ranges="" rt_hl_members=0 rt_hl_single=""
   for name in "$@"; do
-    if [[ ! $name =~ ^(.*[^0-9])?([0-9]+)$ ]]; then ok=0; break; fi
-    if ((first)); then
-      prefix=${BASH_REMATCH[1]} width=${#BASH_REMATCH[2]} first=0
-    elif [[ ${BASH_REMATCH[1]} != "$prefix" || ${#BASH_REMATCH[2]} != "$width" ]]; then
-      ok=0; break
+    if [[ $name =~ ^(.*[^0-9])?([0-9]{1,18})$ ]]; then
+      prefix=${BASH_REMATCH[1]} digits=${BASH_REMATCH[2]}
+      n=$((10#$digits)) nw=${#digits}
+      if ((rt_hl_members > 0)) && [[ $prefix == "$rt_hl_prefix" ]]; then
+        rt_hl_members=$((rt_hl_members + 1))
+        if ((n == rt_hl_hi + 1)) && rt_width_equiv "$rt_hl_lo" "$rt_hl_w" "$n" "$nw"; then # the range's first decides
+          rt_hl_hi=$n rt_hl_w=$rt_w
+        else
+          rt_hl_range
+          rt_hl_lo=$n rt_hl_hi=$n rt_hl_w=$nw
+        fi
+        continue
+      fi
+      out+=$(rt_hl_group "${out:+,}")
+      rt_hl_prefix=$prefix rt_hl_lo=$n rt_hl_hi=$n rt_hl_w=$nw rt_hl_members=1 rt_hl_single=$name rt_hl_ranges=""
+    else
+      out+=$(rt_hl_group "${out:+,}")
+      rt_hl_members=0
+      out+="${out:+,}$name"
     fi
   done
-  if ((!ok || $# <= 1)); then
-    local IFS=,
-    printf '%s' "$*"
-    return
+  out+=$(rt_hl_group "${out:+,}")
+  printf '%s' "$out"
+}
+
+rt_hl_range() {
+  local r
+  r=$(printf '%0*d' "$rt_hl_w" "$rt_hl_lo")
+  ((rt_hl_hi != rt_hl_lo)) && r+=-$(printf '%0*d' "$rt_hl_w" "$rt_hl_hi")
+  rt_hl_ranges+="${rt_hl_ranges:+,}$r"
+}
+
+# Prints the group of names collected so far ($1 before it), if any.
+rt_hl_group() {
+  ((rt_hl_members == 0)) && return
+  if ((rt_hl_members == 1)); then
+    printf '%s%s' "$1" "$rt_hl_single"
+  else
+    rt_hl_range
+    printf '%s%s[%s]' "$1" "$rt_hl_prefix" "$rt_hl_ranges"
   fi
-  for name in "$@"; do
-    n=$((10#${name:${#prefix}}))
-    if [[ -n $hi ]] && ((n == hi + 1)); then
-      hi=$n
-      continue
-    fi
-    [[ -n $lo ]] && out+="${out:+,}$(printf '%0*d' "$width" "$lo")$( ((hi != lo)) && printf -- '-%0*d' "$width" "$hi")"
-    lo=$n hi=$n
-  done
-  out+="${out:+,}$(printf '%0*d' "$width" "$lo")$( ((hi != lo)) && printf -- '-%0*d' "$width" "$hi")"
-  printf '%s[%s]' "$prefix" "$out"
 }
 
 # srun's step output pattern for one task: %t task, %n node, %N node name, %j/%J job(.step), %s step, %%.

@@ -117,7 +117,7 @@ upload_outputs() {
 }
 
 if [[ -n $cohort_url ]]; then
-  cohort_sshd || cohort_fail "node $node: spawn's sshd did not start"
+  cohort_sshd || cohort_fail "node $node: spawn's sshd did not start: $(tail -n 1 "$dir/ssh/sshd.log" 2>/dev/null)"
   ((rank == 0)) || cohort_serve
   cohort_wait_peers || cohort_fail "not every node of the job answered over ssh within 300 s"
 fi

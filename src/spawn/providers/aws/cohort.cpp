@@ -70,12 +70,12 @@ cohort_join() {
   say "node $node ($node_ip): rank $rank of the cohort"
   index=0 # the cohort's one task is line 0 of the manifest
 }
+# The task cannot run: its marker says why (from any node: a node that cannot serve is no passing loss to retry
+# elsewhere), which also sends the other nodes home.
 cohort_fail() {
   say "$1"
-  if ((rank == 0)); then
-    printf 'state=FAILED\nexit_code=1\nsignal=0\nreason=%s\nstart=0\nend=%s\n' "$1" "$(date +%s)" >"$dir/marker.cohort"
-    upload "$marker_url" "$dir/marker.cohort"
-  fi
+  printf 'state=FAILED\nexit_code=1\nsignal=0\nreason=%s\nstart=0\nend=%s\n' "$1" "$(date +%s)" >"$dir/marker.cohort"
+  upload "$marker_url" "$dir/marker.cohort"
   off
 }
 # spawn's own sshd on the node's private address: the job's host key, the job's key the only one authorized.
