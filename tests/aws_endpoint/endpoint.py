@@ -67,6 +67,10 @@ class Config:
     ssm_parameters: Dict[str, str] = field(default_factory=lambda: {
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64": "ami-0a1b2c3d4e5f60718",
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64": "ami-0f1e2d3c4b5a69788",
+        "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id":
+            "ami-0d1a2b3c4d5e6f708",
+        "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id":
+            "ami-0e9d8c7b6a5f4e3d2",
     })
 
 
@@ -429,6 +433,12 @@ class Endpoint:
         image = p.get("ImageId", "")
         if not re.fullmatch(r"ami-[0-9a-f]{8,17}", image):
             raise AwsError(400, "InvalidAMIID.Malformed", f'Invalid id: "{image}"')
+        # The public AMIs the endpoint's SSM parameters name have an architecture; a mismatch fails as on AWS.
+        ami_arch = {v: "arm64" if "arm64" in k else "x86_64" for k, v in self.config.ssm_parameters.items()}.get(image)
+        type_arch = catalog.load()[0].get(itype, {}).get("arch")
+        if ami_arch and type_arch and ami_arch != type_arch:
+            raise AwsError(400, "InvalidParameterValue", f"The architecture '{type_arch}' of the specified instance "
+                           f"type does not match the architecture '{ami_arch}' of the specified AMI.")
         token = p.get("ClientToken")
         signature = json.dumps({k: v for k, v in sorted(p.items()) if k not in ("ClientToken",)})
         with self.lock:

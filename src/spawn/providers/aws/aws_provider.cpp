@@ -15,6 +15,7 @@
 #include "aws/s3.hpp"
 #include "aws/services.hpp"
 #include "aws/session.hpp"
+#include "providers/aws/ami.hpp"
 #include "providers/aws/bootstrap.hpp"
 #include "providers/aws/cohort.hpp"
 #include "providers/aws/pools.hpp"
@@ -31,7 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace spawn::aws;
 
-constexpr const char* k_default_ami_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 constexpr const char* k_cohort_record = "aws-cohort";  // a multi-node task's groups and instances (key=value)
 // A task with a container image also installs its runtime and pulls the image before the script starts.
 constexpr std::int64_t k_container_setup_seconds = 900;
@@ -151,11 +151,12 @@ private:
   // Takes the config's aws.* values the plan carries over the environment's (once, before the first call).
   void adopt(const Plan& plan);
   Expected<void> ensure_session(const Plan& plan);
-  Expected<std::string> image(const Plan& plan);
+  // The config's AMI, else the default for the type (providers/aws/ami.hpp).
+  Expected<std::string> image(const Plan& plan, const std::string& instance_type);
   std::vector<ZoneSubnet> zones();
   Expected<ManifestEntry> prepare(const engine::LaunchRequest& request, const std::vector<CohortNode>* cohort = nullptr);
   // A multi-node task (plan.nodes > 1): its instances all or none, in a placement group of its own (cohort.hpp).
-  Expected<std::string> launch_cohort(const engine::LaunchRequest& request, const std::string& ami);
+  Expected<std::string> launch_cohort(const engine::LaunchRequest& request);
   engine::TaskStatus poll_cohort(const engine::LaunchRequest& request, const std::string& handle);
   // Terminates a cohort's instances, waits until they are gone, deletes its placement and security groups.
   void end_cohort(const engine::LaunchRequest& request, const std::vector<std::string>& ids);
@@ -181,7 +182,7 @@ private:
   std::shared_ptr<Session> m_session;
   std::unique_ptr<Ec2Client> m_ec2;
   std::unique_ptr<S3Client> m_s3;
-  std::optional<std::string> m_image;
+  std::unique_ptr<AmiResolver> m_amis;
   std::optional<std::vector<ZoneSubnet>> m_zones;
   std::optional<std::string> m_vpc;                    // the configured subnets' VPC (a cohort's security group)
   std::map<std::string, bool> m_efa;                   // instance type -> EFA supported (DescribeInstanceTypes)
@@ -212,14 +213,10 @@ Expected<void> AwsProvider::ensure_session(const Plan& plan) {
   return {};
 }
 
-Expected<std::string> AwsProvider::image(const Plan& plan) {
+Expected<std::string> AwsProvider::image(const Plan& plan, const std::string& instance_type) {
   if (plan.ami) return *plan.ami;
-  if (m_image) return *m_image;
-  SsmClient ssm(m_session);
-  auto parameter = ssm.get_parameter(k_default_ami_parameter);
-  if (!parameter) return Unexpected("default AMI: " + parameter.error().to_string());
-  m_image = parameter->value;
-  return *m_image;
+  if (!m_amis) m_amis = std::make_unique<AmiResolver>(m_session);
+  return m_amis->resolve(instance_type, plan.instance_types);
 }
 
 std::vector<ZoneSubnet> AwsProvider::zones() {
@@ -340,10 +337,8 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
   };
   if (!m_options.bucket) return fail_all("no S3 bucket (aws.bucket or SPAWN_AWS_BUCKET)");
   if (auto s = ensure_session(plan); !s) return fail_all(s.error());
-  auto ami = image(plan);
-  if (!ami) return fail_all(ami.error());
   if (plan.nodes > 1) {
-    for (std::size_t i = 0; i < requests.size(); ++i) results[i] = launch_cohort(requests[i], *ami);
+    for (std::size_t i = 0; i < requests.size(); ++i) results[i] = launch_cohort(requests[i]);
     return results;
   }
 
@@ -387,6 +382,11 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
       for (const auto& p : batch) results[p.position] = Unexpected(why);
       remaining.erase(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
     };
+    auto ami = image(plan, pool->instance_type);  // per type: a GPU type boots the DLAMI, a Graviton one arm64
+    if (!ami) {
+      fail_batch(ami.error());
+      continue;
+    }
     if (auto put = m_s3->put_object(*m_options.bucket, manifest_key, manifest_text(entries)); !put) {
       fail_batch("uploading the manifest: " + put.error().to_string());
       continue;
@@ -629,7 +629,7 @@ bool AwsProvider::efa_supported(const std::string& instance_type) {
   return efa;
 }
 
-Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& request, const std::string& ami) {
+Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& request) {
   const Plan& plan = *request.plan;
   const int count = static_cast<int>(plan.nodes);
   const std::uint64_t job_id = request.task.job_id;
@@ -685,8 +685,10 @@ Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& re
     (void)util::write_file_atomic(request.state_dir / k_launch_record,
                                   "client_token=" + token + "\nlaunch_index=0\npool=" + describe(*pool) +
                                       "\ntried=" + util::join(tried, "; ") + "\n");
+    auto ami = image(plan, pool->instance_type);
+    if (!ami) return fail(ami.error());
     RunInstancesRequest run;
-    run.image_id = ami;
+    run.image_id = *ami;
     run.instance_type = pool->instance_type;
     run.min_count = count;  // all or nothing
     run.max_count = count;
