@@ -86,8 +86,10 @@ rt_on_warn() {
     # Without B:, Slurm signals the job steps only, never the batch shell.
     rt_signal_steps "$SPAWN_RT_SIGNAL"
   fi
-  printf '%s sent signal %s to %s\n' "$(date +%FT%T)" "$SPAWN_RT_SIGNAL" \
-    "$([[ $SPAWN_RT_SIGNAL_BATCH == 1 ]] && echo "the batch shell" || echo "the job steps")"
+  # No command substitution in a trap handler: bash 5.2 can fail to parse one there ("unexpected EOF").
+  local whom="the job steps"
+  [[ $SPAWN_RT_SIGNAL_BATCH == 1 ]] && whom="the batch shell"
+  printf '%(%FT%T)T sent signal %s to %s\n' -1 "$SPAWN_RT_SIGNAL" "$whom"
 }
 
 rt_on_limit() {
