@@ -7,7 +7,6 @@ exit code come back through S3, no container is left, every instance is terminat
 
 Skips (77) when the sandbox cannot run here; the test skips, with the reason, when no Docker daemon can start.
 """
-import argparse
 import json
 import os
 import sys
@@ -77,14 +76,4 @@ exit 5
 
 
 if __name__ == "__main__":
-    import warnings
-    warnings.simplefilter("ignore", ResourceWarning)
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
-    args, rest = parser.parse_known_args()
-    aws.SPAWN = os.path.abspath(args.spawn)
-    why = aws.sandbox.available()
-    if why:
-        print("skipped: " + why)
-        sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    aws.main()
