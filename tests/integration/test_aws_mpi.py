@@ -5,7 +5,6 @@ so `srun` and `mpirun` on node 0 reach the other nodes over ssh as they would on
 nodes in a cluster placement group, a security group open only to itself, SLURM_JOB_NODELIST as Slurm prints it,
 output and exit code back, every instance terminated, both groups deleted, the job's private key nowhere but in the
 task bundle; a partial fill is never run short."""
-import argparse
 import fcntl
 import gzip
 import json
@@ -17,12 +16,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
-import sandbox  # noqa: E402
 import test_aws_provider  # noqa: E402  (its AwsProviderCase: endpoint with user data executed, spawn, helpers)
 from test_aws_provider import BUCKET  # noqa: E402
 
@@ -224,6 +221,22 @@ class MpiJob(AwsMpiCase):
         self.assertEqual(sorted(out[3:]), names, "srun -w expands the list and reaches every node")
 
 
+class Launch(AwsMpiCase):
+    def test_spawn_launch_mpi_runs_the_command_on_node_0_of_n_instances(self):
+        p = self.spawn("launch", "--count", "2", "--mpi", "--provider", "aws", "--instance-type", "c5.large", "--yes",
+                       "--", "srun", "hostname")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        [run] = self.calls("RunInstances")
+        self.assertEqual((run["params"]["MinCount"], run["params"]["MaxCount"]), ("2", "2"))
+        self.assertIn("Placement.GroupName", run["params"])
+        job = p.stdout.split("Submitted batch job ")[1].split()[0] if "Submitted batch job " in p.stdout else "1"
+        logs = self.spawn("logs", job, check=True).stdout
+        self.assertEqual(sorted(logs.split()), sorted("ip-" + i.private_ip.replace(".", "-")
+                                                      for i in self.ep.instances.values()), logs)
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
+
 class Lifecycle(AwsMpiCase):
     def started_on_node_0(self):
         for inst in self.ep.instances.values():
@@ -345,17 +358,7 @@ class PartialFill(AwsMpiCase):
 
 
 if __name__ == "__main__":
-    import warnings
-    warnings.simplefilter("ignore", ResourceWarning)
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
-    args, rest = parser.parse_known_args()
-    test_aws_provider.SPAWN = os.path.abspath(args.spawn)
-    why = sandbox.available()
-    if why:
-        print("skipped: " + why)
-        sys.exit(77)
     if not os.path.exists("/usr/sbin/sshd"):
         print("skipped: no /usr/sbin/sshd (scripts/install-deps.sh installs openssh-server)")
         sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    test_aws_provider.main()
