@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 IMAGE_OS_ID = "spawn-test-image"
 IMAGE_MARKER = "/spawn-image-marker"
@@ -22,6 +23,18 @@ IMAGE_MARKER = "/spawn-image-marker"
 
 def docker_env(host: str) -> dict:
     return dict(os.environ, DOCKER_HOST=host)
+
+
+def daemon_or_skip(image: str) -> "Daemon":
+    """A running private daemon with the test image imported as image; unittest.SkipTest (with the reason) when no
+    daemon can start here. For a test class's setUpClass; stop() it in tearDownClass."""
+    daemon = Daemon()
+    if not daemon.start():
+        why = daemon.why
+        daemon.stop()
+        raise unittest.SkipTest("no Docker daemon can run here: " + why)
+    daemon.build_image(image)
+    return daemon
 
 
 class Daemon:

@@ -10,7 +10,6 @@ Skips (77) when the sandbox cannot run here; the test skips, with the reason, wh
 import json
 import os
 import sys
-import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,12 +26,7 @@ class ContainerOnEc2(aws.AwsProviderCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = containerlib.Daemon()
-        if not cls.daemon.start():
-            why = cls.daemon.why
-            cls.daemon.stop()
-            raise unittest.SkipTest("no Docker daemon can run here: " + why)
-        cls.daemon.build_image(IMAGE)
+        cls.daemon = containerlib.daemon_or_skip(IMAGE)
 
     @classmethod
     def tearDownClass(cls):

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -30,20 +29,10 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import containerlib  # noqa: E402
-from spawnlib import time_scale  # noqa: E402
+from spawnlib import time_scale, wait_until  # noqa: E402
 
 SPAWN = ""
 IMAGE = "spawn-test/busybox-bash:1"
-
-
-def wait_for(predicate, timeout=60.0, step=0.1):
-    deadline = time.time() + timeout * time_scale()
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return None
 
 
 class Case(unittest.TestCase):
@@ -92,12 +81,7 @@ class RealDocker(Case):
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = containerlib.Daemon()
-        if not cls.daemon.start():
-            why = cls.daemon.why
-            cls.daemon.stop()
-            raise unittest.SkipTest("no Docker daemon can run here: " + why)
-        cls.daemon.build_image(IMAGE)
+        cls.daemon = containerlib.daemon_or_skip(IMAGE)
         cls.docker_host = cls.daemon.host
 
     @classmethod
@@ -106,8 +90,7 @@ class RealDocker(Case):
             cls.daemon.stop()
 
     def assert_no_container_left(self):
-        left = wait_for(lambda: not self.daemon.containers() and "none", 30)
-        self.assertEqual(left, "none", self.daemon.containers())
+        wait_until(lambda: not self.daemon.containers(), 30)
 
     def test_script_runs_inside_the_image_with_its_files_environment_and_exit_code(self):
         self.write("input.txt", "data from the working directory\n")
@@ -158,10 +141,8 @@ echo never
 """)
         sub = json.loads(self.spawn("slurm", "submit", "job.sbatch", "--detach", "--json", check=True).stdout)
         job = sub["job_id"]
-        running = wait_for(lambda: [c for c in self.daemon.containers() if c.startswith(f"spawn-{job}-") and " Up " in
-                                    f" {c} "], 60)
-        self.assertTrue(running, self.daemon.containers())
-        self.assertTrue(wait_for(lambda: "started" in self.read(f"slurm-{job}.out"), 30))
+        wait_until(lambda: [c for c in self.daemon.containers() if c.startswith(f"spawn-{job}-") and " Up " in f" {c} "])
+        wait_until(lambda: "started" in self.read(f"slurm-{job}.out"), 30)
         self.spawn("cancel", str(job), check=True)
         self.assertNotEqual(self.spawn("wait", str(job), timeout=90).returncode, 0)
         self.assertEqual(self.task(job)["state"], "CANCELLED")
@@ -173,7 +154,7 @@ echo never
     def test_a_runtime_killed_outright_leaves_no_container(self):
         self.write("job.sbatch", f"#!/bin/bash\n#SPAWN --container {IMAGE}\necho started\nsleep 300\n")
         job = json.loads(self.spawn("slurm", "submit", "job.sbatch", "--detach", "--json", check=True).stdout)["job_id"]
-        self.assertTrue(wait_for(lambda: any(c.startswith(f"spawn-{job}-") for c in self.daemon.containers()), 60))
+        wait_until(lambda: any(c.startswith(f"spawn-{job}-") for c in self.daemon.containers()))
         claim = os.path.join(self.dir, "home", "jobs", str(job), "0.1", "claim")
         with open(claim) as f:
             runtime_pid = int(f.read().split(":")[0])
