@@ -94,6 +94,24 @@ TEST(PlanMake, SpawnDirectivesOverrideTheConfig) {
   EXPECT_EQ(p.settings.origin("region"), "job.sbatch:4");
 }
 
+TEST(PlanMake, ContainerFromTheSettingsElseAModuleMappedToAnImage) {
+  const std::string modules = "modules:\n  bwa:\n    container: quay.io/bwa:1\n";
+  auto from_module = [&](const std::string& directives, const std::string& yaml) {
+    slurm::ReadRequest r;
+    r.script_path = "job.sbatch";
+    r.script_text = "#!/bin/bash\n" + directives + "module load bwa\nbwa mem\n";
+    return plan::make_plan(slurm::read_job(r), config_of(yaml), {}).run;
+  };
+  auto mapped = from_module("", modules);
+  EXPECT_EQ(mapped.container, "quay.io/bwa:1");
+  EXPECT_EQ(mapped.container_runtime, ContainerRuntime::auto_detect);
+  auto chosen = from_module("#SPAWN --container python:3.11 --container-runtime apptainer\n",
+                            modules + "defaults:\n  container_runtime: podman\n");
+  EXPECT_EQ(chosen.container, "python:3.11");
+  EXPECT_EQ(chosen.container_runtime, ContainerRuntime::apptainer);
+  EXPECT_FALSE(from_module("", "").container);
+}
+
 TEST(PlanMake, SpawnErrorsNameScriptLineOptionAndValue) {
   auto job = job_of("#SBATCH -t 5\n#SPAWN --bogus 1\n#SPAWN --spot maybe\n#SPAWN max_concurrent=0\n");
   try {
