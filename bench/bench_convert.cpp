@@ -11,24 +11,11 @@
 #include "plan/plan.hpp"
 #include "slurm/frontend.hpp"
 
-namespace {
+#include "bench_util.hpp"
 
-using Clock = std::chrono::steady_clock;
-
-template <typename Fn> double median_seconds(int rounds, Fn&& fn) {
-  std::vector<double> times;
-  for (int r = 0; r < rounds; ++r) {
-    auto start = Clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-volatile std::size_t g_sink = 0;
-
-} // namespace
+using spawn::bench::Clock;
+using spawn::bench::g_sink;
+using spawn::bench::median_seconds;
 
 int main() {
   const std::uint64_t tasks = 1000000;

@@ -15,24 +15,11 @@
 #include "util/error.hpp"
 #include "util/files.hpp"
 
-namespace {
+#include "bench_util.hpp"
 
-using Clock = std::chrono::steady_clock;
-
-template <typename Fn> double median_seconds(int rounds, Fn&& fn) {
-  std::vector<double> times;
-  for (int r = 0; r < rounds; ++r) {
-    auto start = Clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-volatile std::size_t g_sink = 0;
-
-} // namespace
+using spawn::bench::Clock;
+using spawn::bench::g_sink;
+using spawn::bench::median_seconds;
 
 int main(int argc, char** argv) {
   std::filesystem::path dir = argc > 1 ? argv[1] : SPAWN_CORPUS_DIR;

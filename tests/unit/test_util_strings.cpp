@@ -16,4 +16,11 @@ TEST(UtilStrings, ParseUintRejectsSignsSpacesAndOverflow) {
   EXPECT_FALSE(parse_uint("99999999999999999999999"));
 }
 
+TEST(UtilStrings, CompressIndicesAsSlurmWritesArrays) {
+  EXPECT_EQ(compress_indices({0, 1, 2, 5, 7, 8}), "0-2,5,7-8");
+  EXPECT_EQ(compress_indices({8, 4, 7, 4}), "4,7-8");
+  EXPECT_EQ(compress_indices({4}), "4");
+  EXPECT_EQ(compress_indices({}), "");
+}
+
 TEST(UtilStrings, QuoteEscapesControlCharacters) { EXPECT_EQ(quote("a\"b\r"), "\"a\\\"b\\r\""); }

@@ -50,18 +50,6 @@ Words parse_words(const std::string& command, const std::vector<std::string>& ar
   return w;
 }
 
-// "3-9", "1,3,5-7": indices compressed into ranges.
-std::string compress(const std::vector<std::uint64_t>& indices) {
-  std::vector<std::string> parts;
-  for (std::size_t i = 0; i < indices.size();) {
-    auto j = i;
-    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
-    parts.push_back(j == i ? std::to_string(indices[i]) : std::to_string(indices[i]) + "-" + std::to_string(indices[j]));
-    i = j + 1;
-  }
-  return util::join(parts, ",");
-}
-
 // Slurm's own state and reason of a task the slurm provider submitted (spawn says RUNNING from submission on).
 std::optional<std::pair<std::string, std::string>> slurm_view(const engine::JobRecord& job, const engine::TaskRecord& t) {
   if (t.provider.value_or(job.provider) != "slurm" || !t.handle) return std::nullopt;
@@ -82,7 +70,7 @@ std::vector<Row> job_rows(const engine::JobRecord& job, const std::vector<engine
   auto group_id = [&](const std::vector<std::uint64_t>& indices, bool pending) {
     if (!job.is_array) return std::to_string(job.id);
     if (indices.size() == 1 && !pending) return std::to_string(job.id) + "_" + std::to_string(indices[0]);
-    std::string inner = compress(indices);
+    std::string inner = util::compress_indices(indices);
     if (pending && throttle) inner += "%" + std::to_string(*throttle);
     return std::to_string(job.id) + "_[" + inner + "]";
   };

@@ -118,7 +118,7 @@ int submit_hybrid(BuiltPlan& built, const SlurmArgs& args) {
   const auto indices = run.array->indices();
   std::vector<std::string> sbatch_options = args.request.command_line;
   auto probe = sbatch_options;
-  probe.push_back("--array=" + slurm::array_list(indices));
+  probe.push_back("--array=" + util::compress_indices(indices));
   probe.push_back("--dependency=");
   const auto asked = std::chrono::steady_clock::now();
   const auto asked_at = now_seconds();
@@ -201,13 +201,13 @@ int submit_hybrid(BuiltPlan& built, const SlurmArgs& args) {
     std::cout << "Hybrid plan for " << run.job_name << " (array " << run.array->spec << ", " << indices.size()
               << " tasks of " << span(task_seconds) << ", " << p.runtime_seconds->source << "):\n";
     std::cout << "  Policy:   " << split->why << "\n";
-    std::cout << "  Cluster:  " << split->cluster.size() << " task(s) [" << slurm::array_list(split->cluster)
+    std::cout << "  Cluster:  " << split->cluster.size() << " task(s) [" << util::compress_indices(split->cluster)
               << "] with sbatch on partition " << test->partition << "; queue wait " << span(queue_wait)
               << " (sbatch --test-only: start " << start_text << ", asked in " << latency_ms << " ms), " << slots
               << " at a time";
     if (!split->cluster.empty())
       std::cout << " -> done in " << span(split->cluster_finish_seconds) << ", " << usd(split->cluster_cost) << " institutional";
-    std::cout << "\n  Cloud:    " << split->cloud.size() << " task(s) [" << slurm::array_list(split->cloud) << "] on " << cloud
+    std::cout << "\n  Cloud:    " << split->cloud.size() << " task(s) [" << util::compress_indices(split->cloud) << "] on " << cloud
               << " (priced as " << instance_type << " " << to_string(settings.market) << " at " << usd(rates.cloud_per_hour)
               << "/h, " << span(rates.boot_seconds) << " boot)";
     if (!split->cloud.empty()) std::cout << " -> done in " << span(split->cloud_finish_seconds) << ", " << usd(split->cloud_cost);

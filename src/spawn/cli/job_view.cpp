@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "slurm/options.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace spawn::cli {
@@ -11,11 +12,11 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-template <typename T> json opt(const std::optional<T>& v) { return v ? json(*v) : json(nullptr); }
+using util::json_or_null;
 
 json gres_json(const std::optional<GresRequest>& g) {
   if (!g) return nullptr;
-  return json{{"type", opt(g->type)}, {"count", g->count}};
+  return json{{"type", json_or_null(g->type)}, {"count", g->count}};
 }
 
 // GPUs per node from --gres=gpu... or --gpus-per-node.
@@ -63,22 +64,22 @@ nlohmann::ordered_json job_to_json(const Job& job) {
   json j;
   j["script"] = job.script_path;
   j["job_name"] = job.job_name;
-  j["time_limit_minutes"] = opt(job.time_limit_minutes);
+  j["time_limit_minutes"] = json_or_null(job.time_limit_minutes);
   j["time_unlimited"] = job.time_unlimited;
-  j["nodes_min"] = opt(job.nodes_min);
-  j["nodes_max"] = opt(job.nodes_max);
+  j["nodes_min"] = json_or_null(job.nodes_min);
+  j["nodes_max"] = json_or_null(job.nodes_max);
   j["ntasks"] = job.ntasks;
-  j["ntasks_per_node"] = opt(job.ntasks_per_node);
+  j["ntasks_per_node"] = json_or_null(job.ntasks_per_node);
   j["cpus_per_task"] = job.cpus_per_task.value_or(1);
-  j["mem_per_node_mb"] = opt(job.mem_per_node_mb);
-  j["mem_per_cpu_mb"] = opt(job.mem_per_cpu_mb);
-  j["mem_per_gpu_mb"] = opt(job.mem_per_gpu_mb);
+  j["mem_per_node_mb"] = json_or_null(job.mem_per_node_mb);
+  j["mem_per_cpu_mb"] = json_or_null(job.mem_per_cpu_mb);
+  j["mem_per_gpu_mb"] = json_or_null(job.mem_per_gpu_mb);
   j["gpus_per_node"] = gres_json(gpus_per_node(job));
   j["gpus_per_job"] = gres_json(job.gpus_per_job);
   j["gpus_per_task"] = gres_json(job.gpus_per_task);
-  j["cpus_per_gpu"] = opt(job.cpus_per_gpu);
+  j["cpus_per_gpu"] = json_or_null(job.cpus_per_gpu);
   json gres = json::array();
-  for (const auto& g : job.gres) gres.push_back({{"name", g.name}, {"type", opt(g.type)}, {"count", g.count}});
+  for (const auto& g : job.gres) gres.push_back({{"name", g.name}, {"type", json_or_null(g.type)}, {"count", g.count}});
   j["gres"] = gres;
   if (job.array) {
     json indices = json::array();
@@ -86,7 +87,7 @@ nlohmann::ordered_json job_to_json(const Job& job) {
     j["array"] = {{"spec", job.array->spec},
                   {"indices", indices},
                   {"count", job.array->count},
-                  {"max_running", opt(job.array->max_running)}};
+                  {"max_running", json_or_null(job.array->max_running)}};
   } else {
     j["array"] = nullptr;
   }
@@ -96,7 +97,7 @@ nlohmann::ordered_json job_to_json(const Job& job) {
       json ids = json::array(), targets = json::array();
       for (const auto& t : item.jobs) {
         ids.push_back(t.job_id);
-        targets.push_back({{"job_id", t.job_id}, {"task", opt(t.task)}, {"minutes", opt(t.minutes)}});
+        targets.push_back({{"job_id", t.job_id}, {"task", json_or_null(t.task)}, {"minutes", json_or_null(t.minutes)}});
       }
       items.push_back({{"type", to_string(item.type)}, {"job_ids", ids}, {"targets", targets}});
     }
@@ -111,14 +112,14 @@ nlohmann::ordered_json job_to_json(const Job& job) {
   if (!mode && job.oversubscribe) mode = "oversubscribe";
   j["exclusive_mode"] = mode ? json(mode) : json(nullptr);
   j["oversubscribe"] = job.oversubscribe;
-  j["partition"] = opt(job.partition);
-  j["account"] = opt(job.account);
-  j["qos"] = opt(job.qos);
-  j["constraint"] = opt(job.constraint);
-  j["output"] = opt(job.output);
-  j["error"] = opt(job.error);
-  j["chdir"] = opt(job.chdir);
-  j["begin"] = opt(job.begin);
+  j["partition"] = json_or_null(job.partition);
+  j["account"] = json_or_null(job.account);
+  j["qos"] = json_or_null(job.qos);
+  j["constraint"] = json_or_null(job.constraint);
+  j["output"] = json_or_null(job.output);
+  j["error"] = json_or_null(job.error);
+  j["chdir"] = json_or_null(job.chdir);
+  j["begin"] = json_or_null(job.begin);
   if (job.signal) {
     j["signal"] = {{"signal", job.signal->name},
                    {"number", job.signal->number},
@@ -130,13 +131,13 @@ nlohmann::ordered_json job_to_json(const Job& job) {
   j["open_mode"] = job.open_mode ? json(*job.open_mode == OpenMode::append ? "append" : "truncate") : json(nullptr);
   j["export"] = job.export_env ? json(job.export_env->spec) : json(nullptr);
   j["mail_type"] = job.mail_types;
-  j["mail_user"] = opt(job.mail_user);
-  j["requeue"] = opt(job.requeue);
+  j["mail_user"] = json_or_null(job.mail_user);
+  j["requeue"] = json_or_null(job.requeue);
   json directives = json::array();
   for (const auto& d : job.directives) {
     json entry = {{"line", d.line ? json(d.line) : json(nullptr)},
                   {"option", d.option},
-                  {"value", opt(d.value)},
+                  {"value", json_or_null(d.value)},
                   {"source", to_string(d.source)}};
     auto spec = slurm::find_option(std::string_view(d.option).substr(2));
     entry["cloud"] = spec && !spec->cloud_note.empty() ? json(spec->cloud_note) : json(nullptr);

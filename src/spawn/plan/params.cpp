@@ -10,6 +10,7 @@
 #include "slurm/grammar.hpp"
 #include "util/error.hpp"
 #include "util/files.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace spawn::plan {
@@ -18,7 +19,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-template <typename T> json opt(const std::optional<T>& v) { return v ? json(*v) : json(nullptr); }
+using util::json_or_null;
 
 json gpus_text(const std::optional<GresRequest>& g) {
   if (!g) return nullptr;
@@ -658,29 +659,29 @@ json document(const spawn::Plan& plan, bool with_params) {
   job["nodes"] = plan.nodes;
   job["ntasks"] = plan.ntasks;
   job["tasks_per_node"] = plan.tasks_per_node;
-  job["ntasks_per_node"] = opt(plan.ntasks_per_node);
+  job["ntasks_per_node"] = json_or_null(plan.ntasks_per_node);
   job["ntasks_requested"] = plan.ntasks_requested;
-  job["cpus_per_task"] = opt(plan.cpus_per_task);
-  job["mem_per_node_mb"] = opt(plan.mem_per_node_mb);
-  job["mem_per_cpu_mb"] = opt(plan.mem_per_cpu_mb);
-  job["mem_per_gpu_mb"] = opt(plan.mem_per_gpu_mb);
+  job["cpus_per_task"] = json_or_null(plan.cpus_per_task);
+  job["mem_per_node_mb"] = json_or_null(plan.mem_per_node_mb);
+  job["mem_per_cpu_mb"] = json_or_null(plan.mem_per_cpu_mb);
+  job["mem_per_gpu_mb"] = json_or_null(plan.mem_per_gpu_mb);
   job["gpus_per_node"] = gpus_text(plan.gpus_per_node);
   job["gpus_per_task"] = gpus_text(plan.gpus_per_task);
   job["gpus"] = gpus_text(plan.gpus_per_job);
-  job["cpus_per_gpu"] = opt(plan.cpus_per_gpu);
+  job["cpus_per_gpu"] = json_or_null(plan.cpus_per_gpu);
   job["time_limit"] = duration(plan.time_limit_seconds);
   job["signal"] = plan.signal ? json(signal_text(*plan.signal)) : json(nullptr);
-  job["output"] = opt(plan.output);
-  job["error"] = opt(plan.error);
-  job["input"] = opt(plan.input);
+  job["output"] = json_or_null(plan.output);
+  job["error"] = json_or_null(plan.error);
+  job["input"] = json_or_null(plan.input);
   job["open_mode"] = plan.open_mode ? json(*plan.open_mode == OpenMode::append ? "append" : "truncate") : json(nullptr);
   job["dependency"] = plan.dependency ? json(plan.dependency->spec) : json(nullptr);
   job["kill_on_invalid_dep"] = plan.kill_on_invalid_dep;
   job["requeue"] = plan.requeue;
   job["export"] = plan.export_env ? json(plan.export_env->spec) : json(nullptr);
-  job["partition"] = opt(plan.partition);
-  job["account"] = opt(plan.account);
-  job["qos"] = opt(plan.qos);
+  job["partition"] = json_or_null(plan.partition);
+  job["account"] = json_or_null(plan.account);
+  job["qos"] = json_or_null(plan.qos);
   doc["job"] = job;
 
   json d;
@@ -690,18 +691,18 @@ json document(const spawn::Plan& plan, bool with_params) {
   d["spot_fallback_to_on_demand"] = plan.spot_fallback_to_on_demand;
   d["instance_type"] = plan.instance_types.empty() ? json(nullptr) : json(plan.instance_types.front());
   d["instance_types"] = plan.instance_types;
-  d["ami"] = opt(plan.ami);
-  d["container"] = opt(plan.container);
+  d["ami"] = json_or_null(plan.ami);
+  d["container"] = json_or_null(plan.container);
   d["container_runtime"] = to_string(plan.container_runtime);
   d["ttl"] = duration(plan.ttl_seconds);
-  d["max_concurrent"] = opt(plan.max_concurrent);
+  d["max_concurrent"] = json_or_null(plan.max_concurrent);
   d["count"] = plan.nodes;
   d["mpi"] = plan.nodes > 1;
   d["vcpus"] = plan.node.vcpus;
   d["memory_mib"] = plan.node.memory_mib;
   d["whole_node_memory"] = plan.node.whole_node_memory;
   d["gpus"] = plan.node.gpus;
-  d["gpu_type"] = opt(plan.node.gpu_model);
+  d["gpu_type"] = json_or_null(plan.node.gpu_model);
   d["exclusive"] = plan.node.exclusive;
   json env = json::object();
   for (const auto& [k, v] : plan.environment) env[k] = v;
@@ -740,11 +741,11 @@ json document(const spawn::Plan& plan, bool with_params) {
 
   json modules = json::array();
   for (const auto& m : plan.modules)
-    modules.push_back({{"line", m.line}, {"name", m.name}, {"provider", opt(m.provider)}, {"value", opt(m.value)}});
+    modules.push_back({{"line", m.line}, {"name", m.name}, {"provider", json_or_null(m.provider)}, {"value", json_or_null(m.value)}});
   doc["modules"] = modules;
   json unsupported = json::array();
   for (const auto& u : plan.unsupported)
-    unsupported.push_back({{"origin", u.origin}, {"option", u.option}, {"value", opt(u.value)}, {"instead", u.instead}});
+    unsupported.push_back({{"origin", u.origin}, {"option", u.option}, {"value", json_or_null(u.value)}, {"instead", u.instead}});
   doc["unsupported"] = unsupported;
   json paths = json::array();
   for (const auto& c : plan.cluster_paths) paths.push_back({{"line", c.line}, {"path", c.path}});

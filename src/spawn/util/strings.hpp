@@ -26,6 +26,8 @@ std::optional<std::int64_t> parse_int(std::string_view text);
 std::optional<double> parse_double(std::string_view text);
 // Joins parts with sep.
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// Indices as Slurm writes an array: ascending, runs compressed ("0-4,7,9-10"); duplicates dropped.
+std::string compress_indices(std::vector<std::uint64_t> indices);
 // A value shown to the user: quoted, with control characters escaped.
 std::string quote(std::string_view text);
 // Replaces every occurrence of from (non-empty) by to.

@@ -12,16 +12,6 @@ namespace spawn::providers::slurm {
 
 namespace fs = std::filesystem;
 
-std::string array_list(const std::vector<std::uint64_t>& indices) {
-  std::vector<std::string> parts;
-  for (std::size_t i = 0; i < indices.size();) {
-    auto j = i;
-    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
-    parts.push_back(j == i ? std::to_string(indices[i]) : std::to_string(indices[i]) + "-" + std::to_string(indices[j]));
-    i = j + 1;
-  }
-  return util::join(parts, ",");
-}
 
 std::optional<std::vector<std::uint64_t>> parse_array_task_ids(const std::string& text) {
   std::vector<std::uint64_t> out;
@@ -165,7 +155,7 @@ public:
     std::vector<std::uint64_t> indices;
     for (const auto& r : requests) indices.push_back(r.task.index);
     std::sort(indices.begin(), indices.end());
-    if (plan->array) argv.push_back("--array=" + array_list(indices));
+    if (plan->array) argv.push_back("--array=" + util::compress_indices(indices));
     // spawn has already waited for the job's dependencies (they name spawn's jobs, which Slurm does not know).
     argv.push_back("--dependency=");
     argv.push_back("--comment=spawn:" + std::to_string(requests.front().task.job_id));
@@ -187,7 +177,7 @@ public:
     const std::string first_line = r.out.substr(0, r.out.find_first_of(";\n"));
     const std::string_view id = util::trim(first_line);
     if (r.status != 0 || !util::parse_uint(id)) {
-      std::string what = plan->array ? "sbatch --array=" + array_list(indices) : std::string("sbatch");
+      std::string what = plan->array ? "sbatch --array=" + util::compress_indices(indices) : std::string("sbatch");
       return fail_all(what + " " + *script + ": " + error_text(r));
     }
     for (const auto& req : requests) {

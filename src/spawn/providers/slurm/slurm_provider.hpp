@@ -41,8 +41,6 @@ std::optional<std::int64_t> task_runtime_seconds(const std::filesystem::path& st
 // scontrol's RunTime/TimeLimit text ("00:01:05", "1-02:03:04", "05:00") in seconds; nullopt for UNLIMITED and the like.
 std::optional<std::int64_t> parse_slurm_duration(const std::string& text);
 
-// "1,3,5-7": indices (increasing) as an --array= list.
-std::string array_list(const std::vector<std::uint64_t>& indices);
 // The indices an ArrayTaskId value names ("0-15%4", "1,3", "0-90:10"), nullopt when it is not an array list.
 std::optional<std::vector<std::uint64_t>> parse_array_task_ids(const std::string& text);
 
