@@ -115,6 +115,9 @@ class RuntimeDies(WatchCase):
         self.assertEqual(inst.state, "running", "the machine stays up with its software gone")
         out, err = proc.communicate(timeout=120)
         self.assertEqual(proc.returncode, expected_status, out + err)
+        # The foreground submit's progress lines carry the cost so far.
+        self.assertRegex(err, r"job \d+: 1 running, \$[0-9.]+ so far \(")
+        self.assertRegex(err, r"job \d+ (FAILED|COMPLETED): .*, \$[0-9.]+ in ")
         # Only the scheduled shutdown ended it: no cancel, no power-off from the (dead) bootstrap.
         commands = [(e["command"], e["args"]) for e in inst.power_events]
         self.assertEqual(commands, [("shutdown", ["-h", "+11"]), ("poweroff", ["(scheduled)"])])
