@@ -283,8 +283,8 @@ bool confirm_aws_cancel(engine::Store& store, const engine::JobRecord& job, std:
   if (!runs_on_aws(job, tasks)) return true;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   auto live = [&] {
-    return std::any_of(tasks.begin(), tasks.end(), [&](const auto& t) {
-      return (!index || t.ref.index == *index) && !engine::is_terminal(t.state);
+    return std::any_of(tasks.begin(), tasks.end(), [&](const auto& t) {  // the aws tasks of the cancel
+      return (!index || t.ref.index == *index) && t.provider.value_or(job.provider) == "aws" && !engine::is_terminal(t.state);
     });
   };
   while (live() && std::chrono::steady_clock::now() < deadline) {
