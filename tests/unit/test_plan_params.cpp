@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "config/config.hpp"
 #include "plan/params.hpp"
 #include "plan/plan.hpp"
@@ -132,4 +134,58 @@ TEST(PlanParams, ErrorsNameLineKeyPathAndValue) {
   EXPECT_EQ(errors_of("defaults: {}\n"),
             (std::vector<std::string>{"params.yaml:1: script: missing: the batch script the tasks run (or a command: in "
                                       "every params row)"}));
+}
+
+// The params block of a big array is read without yaml-cpp (one flow mapping per line); whatever a line holds, the
+// plan must be the one yaml-cpp reads: each file is read as written (fast path) and with a trailing comment on its
+// first params line, which sends the whole file through yaml-cpp.
+TEST(PlanParams, FastParamsReaderAgreesWithYamlCpp) {
+  const std::vector<std::string> values = {
+      "plain", "two  spaces", "1", "-5", "1.5e3", "true", "no", "null", "~", "", " lead", "trail ", "a: b", "a:b",
+      "http://x/y?q=1", "x #y", "x#y", "#x", "-x", "- x", "'q'", "\"dq\"", "back\\slash", "tab\there", "new\nline",
+      "uni\xc3\xa9", "{x}", "[1, 2]", "a,b", "@at", "%p", "!bang", "&a", "*b", "|", ">", "?", ":", "k:", "x\r"};
+  auto plan = plan_of("#!/bin/bash\n#SBATCH --array=0-" + std::to_string(values.size() - 1) + "\necho $SAMPLE\n");
+  std::mt19937 random(7);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    plan.task_values[i]["SAMPLE"] = values[i];
+    plan.task_values[i]["key with space"] = values[(i * 7) % values.size()];
+    plan.task_values[i]["K" + std::to_string(random() % 5)] = values[random() % values.size()];
+  }
+  auto text = plan::write_param_file(plan, plan::ParamFormat::yaml);
+  auto fast = plan::fast_params_count(text);
+  auto at = text.find("\n  - {");
+  ASSERT_NE(at, std::string::npos) << text;
+  auto slow_text = text;
+  slow_text.insert(slow_text.find('\n', at + 1), "  # sends the file through yaml-cpp");
+  ASSERT_FALSE(plan::fast_params_count(slow_text));
+  auto slow = plan::parse_param_file(slow_text, plan::ParamFormat::yaml, "params.yaml");
+  auto read = plan::parse_param_file(text, plan::ParamFormat::yaml, "params.yaml");
+  EXPECT_EQ(plan::plan_to_document(read).dump(1), plan::plan_to_document(slow).dump(1));
+  EXPECT_EQ(read.task_values, plan.task_values);
+  // The values the writer leaves plain or quotes as JSON strings are all the fast reader's.
+  ASSERT_TRUE(fast) << text;
+  EXPECT_EQ(*fast, values.size());
+
+  // Hand-written lines: what the fast reader takes it reads as yaml-cpp does, the rest falls back.
+  for (const std::string line : {"  - {index: 0, A: x:y}", "  - {index: 0, A: \"\\u00e9\\t\"}", "  - {index: 0, A: b:}",
+                                 "  - {index: 0, A: 'single'}", "  - {index: 0, A: [1]}", "  - {index: 0,A: 1}",
+                                 "  - {index: 0, A:1}", "  - { index: 0 , A: 1 }", "  - {index: 0, A: a # b}",
+                                 "  - {index: 0, A: ~}", "  - {index: 0, A: }", "  - {\"index\": 0, \"A B\": 1}",
+                                 "- {index: 0, A: 1}"}) {
+    std::string file = "format: spawn-parameter-file/1\nscript: |\n  #!/bin/bash\n  echo\nparams:\n" + line + "\n";
+    auto fallback = file;
+    fallback.insert(fallback.size() - 1, "  # yaml-cpp");
+    std::string a, b;
+    try {
+      a = plan::plan_to_document(plan::parse_param_file(file, plan::ParamFormat::yaml, "p.yaml")).dump();
+    } catch (const Error& e) {
+      a = std::string("error: ") + e.what();
+    }
+    try {
+      b = plan::plan_to_document(plan::parse_param_file(fallback, plan::ParamFormat::yaml, "p.yaml")).dump();
+    } catch (const Error& e) {
+      b = std::string("error: ") + e.what();
+    }
+    EXPECT_EQ(a, b) << line << (plan::fast_params_count(file) ? " (fast)" : " (yaml-cpp)");
+  }
 }

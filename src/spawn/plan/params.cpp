@@ -89,6 +89,144 @@ Value from_yaml(const YAML::Node& node) {
   return v;
 }
 
+// ---------------------------------------------------------------- reading: the params block's fast path
+//
+// A parameter file of a large array is almost all params lines, one flow mapping each ("  - {index: 7, seed: 3}"),
+// and yaml-cpp spends seconds per million of them building nodes. The lines spawn writes (and most a user writes
+// by hand) are read here directly; the rest of the file still goes through yaml-cpp. Anything outside this strict
+// subset (a comment after an entry, nested collections, single quotes, an empty value, tabs...) makes the whole
+// file take the yaml-cpp path, so both paths always agree.
+
+// A double-quoted scalar starting at text[i] (a JSON string is a YAML double-quoted scalar; the writer emits JSON
+// strings): its decoded text, with i past the closing quote.
+std::optional<std::string> fast_quoted(std::string_view text, std::size_t& i) {
+  std::size_t j = i + 1;
+  while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+  if (j >= text.size()) return std::nullopt;
+  auto raw = text.substr(i, j + 1 - i);
+  i = j + 1;
+  if (raw.find('\\') == std::string_view::npos) return std::string(raw.substr(1, raw.size() - 2));
+  try {
+    auto decoded = json::parse(raw);
+    if (decoded.is_string()) return decoded.get<std::string>();
+  } catch (const json::exception&) {
+  }
+  return std::nullopt;
+}
+
+// A plain scalar in a flow mapping, from text[i] up to ',' or '}' (trailing spaces dropped); nullopt when YAML could
+// read it as anything but that plain string (an indicator first, ": " or " #" inside, a nested collection...).
+std::optional<std::string_view> fast_plain(std::string_view text, std::size_t& i, bool key) {
+  std::size_t j = i;
+  while (j < text.size() && text[j] != ',' && text[j] != '}' && !(key && text[j] == ':' && j + 1 < text.size() && text[j + 1] == ' ')) {
+    char c = text[j];
+    if (c == '[' || c == ']' || c == '{' || c == '\t' || static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+    if (c == ':') return std::nullopt;  // yaml-cpp's reading of ':' in flow context is its own: leave it to yaml-cpp
+    if (c == '#' && j > i && text[j - 1] == ' ') return std::nullopt;
+    ++j;
+  }
+  auto out = text.substr(i, j - i);
+  while (!out.empty() && out.back() == ' ') out.remove_suffix(1);
+  if (out.empty()) return std::nullopt;
+  if (std::string_view("?:,[]{}#&*!|>'\"%@`").find(out.front()) != std::string_view::npos) return std::nullopt;
+  if (out.front() == '-' && !util::parse_double(out)) return std::nullopt;
+  i = j;
+  return out;
+}
+
+// One line "  - {k: v, ...}" as the Value yaml-cpp + from_yaml would make of it; nullopt outside the subset.
+std::optional<Value> fast_params_line(std::string_view line, int number) {
+  if (!line.starts_with("  - {")) return std::nullopt;
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.empty() || line.back() != '}') return std::nullopt;
+  Value item;
+  item.kind = Value::Kind::map;
+  item.line = number;
+  std::size_t i = 5;
+  auto skip = [&] {
+    while (i < line.size() && line[i] == ' ') ++i;
+  };
+  skip();
+  if (line[i] == '}') return i + 1 == line.size() ? std::optional<Value>(std::move(item)) : std::nullopt;
+  while (true) {
+    skip();
+    Entry entry;
+    if (i < line.size() && line[i] == '"') {
+      auto key = fast_quoted(line, i);
+      if (!key) return std::nullopt;
+      entry.key = std::move(*key);
+    } else {
+      auto key = fast_plain(line, i, true);
+      if (!key) return std::nullopt;
+      entry.key = std::string(*key);
+    }
+    if (i + 1 >= line.size() || line[i] != ':' || line[i + 1] != ' ') return std::nullopt;
+    i += 2;
+    skip();
+    Value& v = entry.value;
+    v.line = number;
+    v.kind = Value::Kind::scalar;
+    if (i < line.size() && line[i] == '"') {
+      auto text = fast_quoted(line, i);
+      if (!text) return std::nullopt;
+      v.text = std::move(*text);
+      v.quoted = true;
+    } else {
+      auto text = fast_plain(line, i, false);
+      if (!text) return std::nullopt;
+      v.text = std::string(*text);
+      if (v.text == "null" || v.text == "~" || v.text == "Null" || v.text == "NULL") v.kind = Value::Kind::null;
+    }
+    item.map.push_back(std::move(entry));
+    skip();
+    if (i >= line.size()) return std::nullopt;
+    if (line[i] == '}') return i + 1 == line.size() ? std::optional<Value>(std::move(item)) : std::nullopt;
+    if (line[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
+// The top-level "params:" block of a YAML parameter file read by the fast path: the block is cut from
+// text (line numbers kept, "params:" becomes "params: []") and its list returned; nullopt (text untouched) when
+// any line of it is outside the subset.
+std::optional<Value> take_params_block(std::string& text) {
+  std::size_t start = text.starts_with("params:") ? 0 : text.find("\nparams:");
+  if (start == std::string::npos) return std::nullopt;
+  if (text[start] == '\n') ++start;
+  std::size_t eol = text.find('\n', start);
+  if (eol == std::string::npos) return std::nullopt;
+  if (!util::trim(std::string_view(text).substr(start + 7, eol - start - 7)).empty()) return std::nullopt;
+  int number = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
+  const int params_line = number;
+  Value list;
+  list.kind = Value::Kind::list;
+  std::size_t consumed = 0, block_end = eol;  // lines read, and where the last of them ends
+  std::size_t pos = eol + 1;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    ++number;
+    auto trimmed = util::trim(line);
+    if (!trimmed.empty() && line.front() != ' ' && line.front() != '#') {
+      if (line.front() == '-' || line.front() == '.') return std::nullopt;  // "- {...}" unindented, or a document marker
+      break;                                                               // the next top-level key
+    }
+    if (!trimmed.empty() && trimmed.front() != '#') {
+      auto item = fast_params_line(line, number);
+      if (!item) return std::nullopt;
+      list.items.push_back(std::move(*item));
+    }
+    ++consumed;
+    block_end = end;
+    pos = end + 1;
+  }
+  list.line = list.items.empty() ? params_line : list.items.front().line;
+  // What was read leaves an empty list and its empty lines behind: later lines keep their numbers for yaml-cpp.
+  text.replace(start, block_end - start, "params: []" + std::string(consumed, '\n'));
+  return list;
+}
+
 Value from_json(const json& j) {
   Value v;
   if (j.is_null()) return v;
@@ -540,8 +678,9 @@ bool plain_safe(const std::string& s) {
   return true;
 }
 
-// In a flow collection ("[a, b]", "{k: v}") a plain scalar may not hold the flow indicators either.
-bool flow_safe(const std::string& s) { return plain_safe(s) && s.find_first_of(",[]{}") == std::string::npos; }
+// In a flow collection ("[a, b]", "{k: v}") a plain scalar may not hold the flow indicators either, nor a ':'
+// (yaml-cpp reads "{u: http://x}" as an error: in flow context it takes ':' as a value indicator).
+bool flow_safe(const std::string& s) { return plain_safe(s) && s.find_first_of(",[]{}:") == std::string::npos; }
 
 std::string yaml_scalar(const json& v, bool in_flow = false) {
   if (v.is_null()) return "null";
@@ -865,13 +1004,27 @@ spawn::Plan parse_param_file(std::string_view text, ParamFormat format, const st
     root.map.push_back(Entry{"params", std::move(params)});
     return plan_from_value(root, name);
   }
+  std::string yaml(text);
+  auto params = take_params_block(yaml);
   YAML::Node node;
   try {
-    node = YAML::Load(std::string(text));
+    node = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
     throw Error(name + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
   }
-  return plan_from_value(from_yaml(node), name);
+  Value root = from_yaml(node);
+  if (params && root.kind == Value::Kind::map) {
+    for (auto& entry : root.map)
+      if (entry.key == "params") entry.value = std::move(*params);
+  }
+  return plan_from_value(root, name);
+}
+
+std::optional<std::size_t> fast_params_count(std::string_view yaml) {
+  std::string text(yaml);
+  auto list = take_params_block(text);
+  if (!list) return std::nullopt;
+  return list->items.size();
 }
 
 spawn::Plan read_param_file(const std::filesystem::path& path) {

@@ -13,6 +13,7 @@
 //   modules, unsupported, cluster_paths: what the conversion found, for the reader
 //   script:    the batch script, verbatim, once
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,5 +38,8 @@ std::string write_param_file(const spawn::Plan& plan, ParamFormat format);
 spawn::Plan read_param_file(const std::filesystem::path& path);
 // The same from text already read; name is used in messages.
 spawn::Plan parse_param_file(std::string_view text, ParamFormat format, const std::string& name);
+// How many params entries of a YAML parameter file the fast reader takes (one flow mapping per line, as
+// write_param_file writes them); nullopt when the file is read by yaml-cpp alone. For tests and benchmarks.
+std::optional<std::size_t> fast_params_count(std::string_view yaml);
 
 } // namespace spawn::plan
