@@ -19,6 +19,7 @@
 #include "plan/params.hpp"
 #include "plan/plan.hpp"
 #include "plan/selection.hpp"
+#include "providers/aws/workdir.hpp"
 #include "providers/registry.hpp"
 #include "providers/slurm/slurm_provider.hpp"
 #include "runtime/environment.hpp"
@@ -105,6 +106,26 @@ std::optional<std::string> paid_estimate(plan::Plan& p) {
          to_string(p.settings.market) + ", " + p.runtime_seconds->source + ")";
 }
 
+// The working directory travels with an AWS job: a link leading out of it is refused here, before anything starts,
+// and an upload above workdir.confirm_above is confirmed (refused without a terminal unless --yes).
+void confirm_upload(const Plan& plan, bool yes) {
+  if (plan.provider != ProviderKind::aws || !plan.workdir.travel) return;
+  auto tree = providers::aws::travelling_files(plan, engine::data_home(), false);
+  if (!tree) throw Error(util::split(tree.error(), '\n'));
+  if (yes || tree->bytes() <= plan.workdir.confirm_above_mib * 1024 * 1024) return;
+  std::string what = plan.job_name + ": the working directory " + plan.work_dir + " uploads " +
+                     providers::aws::describe_size(tree->files(), tree->bytes()) + " (above workdir.confirm_above = " +
+                     config::format_memory_mib(plan.workdir.confirm_above_mib) + "; only what S3 does not hold yet is sent)";
+  if (!terminal_in_and_out())
+    throw Error(what + "; not started: there is no terminal to confirm on (pass --yes, or leave files out with "
+                       ".spawnignore or workdir.exclude)");
+  std::cerr << what << "\nUpload it? [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  auto a = util::to_lower(util::trim(answer));
+  if (a != "y" && a != "yes") throw Error(plan.job_name + ": not started (answered " + util::quote(answer) + ")");
+}
+
 // Asks before spending money; refuses without a terminal unless --yes.
 void confirm_paid(const Plan& plan, const std::optional<std::string>& cost, bool yes) {
   if (plan.provider != ProviderKind::aws || yes) return;
@@ -131,6 +152,7 @@ int run_plan(Plan plan, const RunOptions& o, const std::optional<std::string>& c
     else print_plan_summary(std::cout, plan, cost);
     return 0;
   }
+  confirm_upload(plan, o.yes);
   confirm_paid(plan, cost, o.yes);
   auto provider = providers::make_provider(to_string(plan.provider));
   if (!provider) throw Error(plan.job_name + ": " + provider.error());

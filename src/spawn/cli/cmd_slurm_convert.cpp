@@ -1,4 +1,5 @@
 // spawn slurm convert: a batch script -> a spawn parameter file a user can read, edit and launch.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -57,9 +58,15 @@ int cmd_slurm_convert(const std::vector<std::string>& args) {
   for (const auto& m : unmapped) report << "unmapped:    " << m << "\n";
   for (const auto& u : run.unsupported)
     report << "not honoured: " << u.origin << ": " << u.option << (u.value ? "=" + *u.value : "") << ": " << u.instead << "\n";
-  for (const auto& c : run.cluster_paths)
+  for (const auto& c : run.cluster_paths) {
+    auto mapping = std::find_if(run.path_mappings.begin(), run.path_mappings.end(), [&](const auto& m) {
+      return c.path == m.prefix || c.path.starts_with(m.prefix + "/");
+    });
     report << "cluster path: " << run.script_path << ":" << c.line << ": " << c.path
-           << " (exists on the cluster only: stage it or map the prefix in the config)\n";
+           << (mapping != run.path_mappings.end() ? " (mapped by paths to " + mapping->target + ")"
+                                                  : " (exists on the cluster only: stage it or map the prefix with paths in the config)")
+           << "\n";
+  }
   const auto& settings = built.plan.settings;
   for (const auto& key : config::keys()) {
     if (!settings.is_set(key.name)) continue;

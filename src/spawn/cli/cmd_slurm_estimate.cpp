@@ -17,8 +17,10 @@
 #include "cli/slurm_args.hpp"
 #include "config/config.hpp"
 #include "config/values.hpp"
+#include "engine/store.hpp"
 #include "plan/plan.hpp"
 #include "plan/selection.hpp"
+#include "providers/aws/workdir.hpp"
 #include "providers/slurm/cluster.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
@@ -159,6 +161,18 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
   else assumptions.push_back("all tasks start at once (no %throttle or max_concurrent)");
   for (const auto& n : p.notes) assumptions.push_back(n);
 
+  // The working directory that travels with the job (files and bytes; S3 requests are not priced here).
+  std::optional<providers::aws::Tree> files;
+  if (p.run.workdir.travel) {
+    auto tree = providers::aws::travelling_files(p.run, engine::data_home(), false);
+    if (!tree) throw Error(util::split(tree.error(), '\n'));
+    files = std::move(*tree);
+  }
+  if (files)
+    assumptions.push_back("the working directory uploads at " +
+                          std::to_string(providers::aws::k_estimate_upload_bits_per_second / 1'000'000) +
+                          " Mbit/s, once per job and only what S3 does not hold yet; S3 storage and requests are not included");
+
   if (parsed.has("--json")) {
     json j;
     j["region"] = settings.region;
@@ -212,6 +226,11 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
     cluster["not_measured"] = measured ? json(nullptr) : json(not_measured);
     cluster["time_saved_seconds"] = saved ? json::array({saved->min_seconds, saved->max_seconds}) : json(nullptr);
     j["cluster"] = cluster;
+    j["workdir"] = {{"travel", p.run.workdir.travel},
+                    {"path", p.run.work_dir},
+                    {"files", files ? json(files->files()) : json(nullptr)},
+                    {"bytes", files ? json(files->bytes()) : json(nullptr)},
+                    {"upload_seconds", files ? json(providers::aws::upload_seconds(files->bytes())) : json(nullptr)}};
     j["assumptions"] = assumptions;
     std::cout << dump_json(j) << "\n";
     return 0;
@@ -259,6 +278,10 @@ int cmd_slurm_estimate(const std::vector<std::string>& args) {
     else cluster += "; cloud finishes between " + span(-lo) + " later and " + span(hi) + " sooner";
   }
   row("Cluster comparison:", cluster);
+  row("Working directory:", files ? p.run.work_dir + ": " + providers::aws::describe_size(files->files(), files->bytes()) +
+                                        " travel with the job (upload about " +
+                                        span(providers::aws::upload_seconds(files->bytes())) + ")"
+                                  : p.run.work_dir + " stays here (workdir.travel = false)");
   if (!measured) row("", "queue not measured: " + not_measured);
   std::cout << "Assumptions:\n";
   for (const auto& a : assumptions) std::cout << "  - " << a << "\n";

@@ -86,6 +86,29 @@ struct SecurityGroupCodec : TextCodec {
   static constexpr std::string_view type = "security group id";
   static constexpr std::string_view plural = "security group ids";
 };
+struct PatternCodec : TextCodec {
+  static constexpr std::string_view type = "pattern";
+  static constexpr std::string_view plural = "patterns (.spawnignore syntax)";
+};
+// "s3://bucket" or "s3://bucket/key/or/prefix".
+Expected<std::string> parse_s3_url(std::string_view raw) {
+  auto text = TextCodec::parse(raw);
+  if (!text || !text->starts_with("s3://") || text->size() == 5 || (*text)[5] == '/') return got("s3://BUCKET/PREFIX", raw);
+  return *text;
+}
+struct S3UrlCodec : TextCodec {
+  static constexpr std::string_view type = "S3 URL (s3://bucket/prefix)";
+  static Expected<Value> parse(std::string_view raw) { return parse_s3_url(raw); }
+};
+struct PathTargetCodec : TextCodec {
+  static constexpr std::string_view type = "s3://bucket/prefix or efs://fs-id/dir";
+  static Expected<Value> parse(std::string_view raw) {
+    auto text = util::trim(raw);
+    if (text.starts_with("efs://fs-") && text.size() > 9) return TextCodec::parse(raw);
+    if (auto s3 = parse_s3_url(raw)) return s3;
+    return got(type, raw);
+  }
+};
 struct BoolCodec {
   using Value = bool;
   static constexpr std::string_view type = "true or false";
@@ -346,6 +369,7 @@ const std::vector<KeyDef>& table() {
   using S = Settings;
   using R = InstitutionalRate;
   using A = AwsSettings;
+  using W = WorkdirSettings;
   static const std::vector<KeyDef> rows = [] {
     std::vector<KeyDef> t = {
         make_key<ProviderCodec, &S::provider>("provider", "where tasks run: this machine, EC2, or a Slurm cluster"),
@@ -407,6 +431,21 @@ const std::vector<KeyDef>& table() {
                                                               "(the AMI's size)"),
         make_key<CountCodec<0>, &S::aws, &A::cooldown_seconds>(
             "aws.cooldown_seconds", "seconds a (type, zone, market) that ran out of capacity is left alone"),
+        make_key<BoolCodec, &S::workdir, &W::travel>("workdir.travel",
+                                                     "upload the working directory and bring the job's changes back"),
+        make_key<PatternCodec, &S::workdir, &W::exclude>("workdir.exclude",
+                                                         "paths of the working directory that never travel", "(none)",
+                                                         "list of patterns (.spawnignore syntax)"),
+        make_key<MemoryCodec, &S::workdir, &W::confirm_above_mib>("workdir.confirm_above",
+                                                                  "a larger upload is confirmed at submit"),
+        make_key<S3UrlCodec, &S::workdir, &W::stage_in>("workdir.stage_in",
+                                                        "copied onto the instance before the script (path: s3://...)",
+                                                        "(none)", "mapping of paths to S3 URLs"),
+        make_key<S3UrlCodec, &S::workdir, &W::stage_out>("workdir.stage_out",
+                                                         "copied to S3 after the script (path: s3://...)", "(none)",
+                                                         "mapping of paths to S3 URLs"),
+        make_key<PathTargetCodec, &S::paths>("paths", "cluster path prefixes and what stands for them on an instance",
+                                             "(none)", "mapping of path prefixes to s3:// or efs:// targets"),
     };
     for (auto& row : t) {
       // #SPAWN --instance-type a,b (issue 4) and spawn's parameter files use the singular.

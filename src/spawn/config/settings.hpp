@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "config/values.hpp"
+#include "core/plan.hpp"
 #include "core/resources.hpp"
 #include "util/error.hpp"
 
@@ -38,6 +39,15 @@ struct AwsSettings {
   std::optional<std::string> instance_profile;  // IAM instance profile name
   std::optional<std::uint32_t> root_volume_gib; // empty: the AMI's size
   std::uint32_t cooldown_seconds = 600;         // a pool that ran out of capacity is left alone this long
+};
+
+// What of the working directory travels with a cloud job (keys "workdir.*"; docs/aws.md).
+struct WorkdirSettings {
+  bool travel = true;                                            // upload it and bring the job's changes back
+  std::vector<std::string> exclude = default_workdir_exclude();  // patterns (.spawnignore syntax)
+  std::uint64_t confirm_above_mib = k_default_workdir_confirm_above_mib;  // memory size; larger uploads are confirmed
+  std::map<std::string, std::string> stage_in;                   // path on the instance -> s3://bucket/key-or-prefix
+  std::map<std::string, std::string> stage_out;                  // path on the instance -> s3://bucket/prefix
 };
 
 // Every setting, one member per row of the key table (config/settings.cpp); the initialisers are the defaults.
@@ -69,6 +79,8 @@ struct Settings {
   std::optional<DurationRange> queue_time;
   InstitutionalRate institutional_rate;
   AwsSettings aws;
+  WorkdirSettings workdir;
+  std::map<std::string, std::string> paths; // cluster path prefix -> s3://bucket/prefix or efs://fs-id/dir
 
   // Origin of every value that is not the default, by key name: "mapping.yaml:3", "SPAWN_REGION", "command line".
   std::map<std::string, std::string, std::less<>> origins;

@@ -43,6 +43,26 @@ struct StagePath {
   std::string destination;
 };
 
+// A cluster path prefix the script uses and what stands for it on a cloud instance ("s3://bucket/prefix/" is
+// synced down before the script and back up after it; "efs://fs-0123.../dir" is mounted there).
+struct PathMapping {
+  std::string prefix;  // "/scratch/alice"
+  std::string target;  // "s3://lab/scratch/" or "efs://fs-0123456789abcdef0/alice"
+};
+
+// What of the working directory travels with a cloud job (docs/aws.md "The working directory").
+inline constexpr std::uint64_t k_default_workdir_confirm_above_mib = 1024;
+inline const std::vector<std::string>& default_workdir_exclude() {
+  static const std::vector<std::string> patterns = {".git/", "slurm-*.out"};
+  return patterns;
+}
+struct WorkdirPolicy {
+  bool travel = true;                                           // upload it, and bring back what the job changed
+  std::vector<std::string> exclude = default_workdir_exclude();  // .spawnignore syntax, before the file's own
+  std::uint64_t confirm_above_mib = k_default_workdir_confirm_above_mib;  // a larger upload is confirmed at submit
+  bool operator==(const WorkdirPolicy&) const = default;
+};
+
 struct Plan {
   // --- the job, as Slurm would run it ---
   std::string job_name;
@@ -85,7 +105,9 @@ struct Plan {
   ContainerRuntime container_runtime = ContainerRuntime::auto_detect;
   std::optional<std::int64_t> ttl_seconds;
   std::optional<std::uint64_t> max_concurrent;  // nullopt: all at once (within the provider's capacity)
-  std::vector<StagePath> stage_in, stage_out;
+  std::vector<StagePath> stage_in, stage_out;  // in: s3://... -> a path; out: a path -> s3://...
+  WorkdirPolicy workdir;
+  std::vector<PathMapping> path_mappings;
   // The config's aws.* keys that were set (nullopt/empty: not set; the provider keeps its own default).
   struct Aws {
     std::optional<std::string> bucket, prefix, key_pair, instance_profile;

@@ -352,7 +352,8 @@ const std::vector<std::string_view> k_job_keys = {
 const std::vector<std::string_view> k_default_keys = {
     "provider", "region", "spot", "spot_fallback_to_on_demand", "instance_type", "instance_types", "ami", "container",
     "container_runtime", "ttl", "max_concurrent", "count", "mpi", "vcpus", "memory_mib", "whole_node_memory", "gpus",
-    "gpu_type", "exclusive", "environment", "staging", "command", "aws"};
+    "gpu_type", "exclusive", "environment", "staging", "command", "aws", "workdir", "paths"};
+const std::vector<std::string_view> k_workdir_keys = {"travel", "exclude", "confirm_above_mib"};
 const std::vector<std::string_view> k_aws_keys = {"bucket", "prefix", "key_pair", "subnets", "security_groups",
                                                   "instance_profile", "root_volume_gib", "cooldown_seconds"};
 const std::vector<std::string_view> k_top_keys = {"format", "job", "defaults", "params", "grid", "modules",
@@ -492,6 +493,19 @@ spawn::Plan plan_from_value(const Value& root, const std::string& name) {
     plan.aws.instance_profile = r.string(afield("instance_profile"), apath("instance_profile"));
     plan.aws.root_volume_gib = r.count(afield("root_volume_gib"), apath("root_volume_gib"), 1);
     plan.aws.cooldown_seconds = r.count(afield("cooldown_seconds"), apath("cooldown_seconds"));
+  }
+  if (const Value* w = dfield("workdir"); w && w->kind != Value::Kind::null) {
+    if (w->kind != Value::Kind::map) r.fail(*w, "defaults.workdir", "expected a mapping");
+    r.check_keys(*w, "defaults.workdir", k_workdir_keys);
+    if (auto v = r.boolean(w->find("travel"), "defaults.workdir.travel")) plan.workdir.travel = *v;
+    if (const auto* e = w->find("exclude"); e && e->kind != Value::Kind::null)
+      plan.workdir.exclude = r.strings(e, "defaults.workdir.exclude");
+    if (auto v = r.count(w->find("confirm_above_mib"), "defaults.workdir.confirm_above_mib")) plan.workdir.confirm_above_mib = *v;
+  }
+  if (const Value* paths = dfield("paths"); paths && paths->kind != Value::Kind::null) {
+    if (paths->kind != Value::Kind::map) r.fail(*paths, "defaults.paths", "expected a mapping of path prefixes to s3:// or efs:// targets");
+    for (const auto& entry : paths->map)
+      if (auto t = r.string(&entry.value, "defaults.paths." + entry.key)) plan.path_mappings.push_back({entry.key, *t});
   }
   plan.ttl_seconds = r.seconds(dfield("ttl"), dpath("ttl"));
   plan.max_concurrent = r.count(dfield("max_concurrent"), dpath("max_concurrent"), 1);
@@ -861,6 +875,14 @@ json document(const spawn::Plan& plan, bool with_params) {
     if (plan.aws.root_volume_gib) aws["root_volume_gib"] = *plan.aws.root_volume_gib;
     if (plan.aws.cooldown_seconds) aws["cooldown_seconds"] = *plan.aws.cooldown_seconds;
     d["aws"] = aws;
+  }
+  if (plan.workdir != WorkdirPolicy{}) // only when the config changed it, so other plans read as before
+    d["workdir"] = {{"travel", plan.workdir.travel}, {"exclude", plan.workdir.exclude},
+                    {"confirm_above_mib", plan.workdir.confirm_above_mib}};
+  if (!plan.path_mappings.empty()) {
+    json paths = json::object();
+    for (const auto& m : plan.path_mappings) paths[m.prefix] = m.target;
+    d["paths"] = paths;
   }
   doc["defaults"] = d;
 

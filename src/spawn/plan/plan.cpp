@@ -142,6 +142,45 @@ void fill_run_plan(Plan& plan, const Job& job, const config::Config& config, con
   }
 }
 
+bool is_s3_url(std::string_view s) { return s.starts_with("s3://") && s.size() > 5 && s[5] != '/'; }
+
+// The working directory's policy, path mappings and stage-in/stage-out: the config's, then the script's #SPAWN
+// --stage-in/--stage-out lines (which add to them). Throws Error naming script:line for a bad operand.
+void fill_staging(spawn::Plan& run, const config::Settings& settings, const std::vector<config::Assignment>& directives) {
+  run.workdir.travel = settings.workdir.travel;
+  run.workdir.exclude = settings.workdir.exclude;
+  run.workdir.confirm_above_mib = settings.workdir.confirm_above_mib;
+  std::vector<std::string> errors;
+  for (const auto& [prefix, target] : settings.paths) {
+    std::string p = prefix;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    if (p.size() < 2 || p.front() != '/')
+      errors.push_back(std::string(settings.origin("paths")) + ": paths." + prefix +
+                       ": expected an absolute path prefix like /scratch/alice, got " + util::quote(prefix));
+    else
+      run.path_mappings.push_back({p, target});
+  }
+  for (const auto& [path, url] : settings.workdir.stage_in) run.stage_in.push_back({url, path});
+  for (const auto& [path, url] : settings.workdir.stage_out) run.stage_out.push_back({path, url});
+  for (const auto& a : directives) {
+    auto tab = a.value.find('\t');
+    std::string first = a.value.substr(0, tab), second = a.value.substr(tab + 1);
+    bool in = a.key == "--stage-in";
+    const std::string& url = in ? first : second;
+    const std::string& path = in ? second : first;
+    if (!is_s3_url(url)) {
+      errors.push_back(a.origin + ": #SPAWN " + a.key + ": expected an S3 URL (s3://BUCKET/PREFIX), got " + util::quote(url));
+    } else if (path.empty() || is_s3_url(path)) {
+      errors.push_back(a.origin + ": #SPAWN " + a.key + ": expected a path on the instance, got " + util::quote(path));
+    } else if (in) {
+      run.stage_in.push_back({url, path});
+    } else {
+      run.stage_out.push_back({path, url});
+    }
+  }
+  if (!errors.empty()) throw Error(std::move(errors));
+}
+
 } // namespace
 
 std::vector<ModuleUse> find_modules(const Job& job, const config::Config& config) {
@@ -220,6 +259,17 @@ std::vector<config::Assignment> spawn_assignments(const Job& job) {
         }
         errors.push_back(origin_of(job, d.line) + ": #SPAWN: expected --KEY VALUE or KEY=VALUE, got " + util::quote(t[i]));
         break;
+      }
+      if (t[i] == "--stage-in" || t[i] == "--stage-out") {
+        // Two operands: --stage-in s3://bucket/inputs/ data/, --stage-out results/ s3://bucket/out/.
+        if (i + 2 >= t.size() || t[i + 1].rfind("--", 0) == 0 || t[i + 2].rfind("--", 0) == 0) {
+          errors.push_back(origin_of(job, d.line) + ": #SPAWN " + t[i] + ": expected two operands (" +
+                           (t[i] == "--stage-in" ? "s3://BUCKET/PREFIX PATH" : "PATH s3://BUCKET/PREFIX") + ")");
+          break;
+        }
+        out.push_back({t[i], t[i + 1] + "\t" + t[i + 2], origin_of(job, d.line)});
+        i += 2;
+        continue;
       }
       auto eq = t[i].find('=');
       if (eq != std::string::npos) {
@@ -302,12 +352,14 @@ Plan make_plan(const Job& job, const config::Config& config, const PlanOverrides
   Plan plan;
   plan.job_name = job.job_name;
   config::JobContext context;
+  std::vector<config::Assignment> stage_directives;
   if (job.partition) context.partition = util::split(*job.partition, ',').front();
   for (auto& a : spawn_assignments(job)) {
     auto key = a.key.substr(0, 2) == "--" ? a.key.substr(2) : a.key;
     // #SPAWN speaks in the singular where the key table holds a list.
     if (key == "instance-type" || key == "instance_type") a.key = key = "instance_types";
     if (key == "config-profile" || key == "config_profile") context.profile = a;
+    else if (key == "stage-in" || key == "stage-out") stage_directives.push_back(std::move(a));
     else context.directives.push_back(std::move(a));
   }
   plan.settings = config.resolve(context);
@@ -332,6 +384,7 @@ Plan make_plan(const Job& job, const config::Config& config, const PlanOverrides
     plan.runtime_seconds = Sourced<std::int64_t>{plan.time_limit_seconds->value, "the --time limit, the most a task may run"};
   }
   fill_run_plan(plan, job, config, overrides);
+  fill_staging(plan.run, plan.settings, stage_directives);
   return plan;
 }
 

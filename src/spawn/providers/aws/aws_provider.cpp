@@ -15,11 +15,13 @@
 #include "aws/s3.hpp"
 #include "aws/services.hpp"
 #include "aws/session.hpp"
+#include "engine/store.hpp"
 #include "providers/aws/ami.hpp"
 #include "providers/aws/bootstrap.hpp"
 #include "providers/aws/cohort.hpp"
 #include "providers/aws/pools.hpp"
 #include "providers/aws/watch.hpp"
+#include "providers/aws/workdir.hpp"
 #include "runtime/environment.hpp"
 #include "runtime/task_dir.hpp"
 #include "util/files.hpp"
@@ -35,6 +37,7 @@ using namespace spawn::aws;
 constexpr const char* k_cohort_record = "aws-cohort";  // a multi-node task's groups and instances (key=value)
 // A task with a container image also installs its runtime and pulls the image before the script starts.
 constexpr std::int64_t k_container_setup_seconds = 900;
+constexpr const char* k_files_record = "aws-workdir";  // the job's files to bring back (providers/aws/workdir.hpp)
 
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -161,6 +164,9 @@ private:
   // Terminates a cohort's instances, waits until they are gone, deletes its placement and security groups.
   void end_cohort(const engine::LaunchRequest& request, const std::vector<std::string>& ids);
   bool efa_supported(const std::string& instance_type);
+  Transfer transfer(const engine::LaunchRequest& r) {
+    return {*m_session, *m_s3, *m_options.bucket, m_options.prefix, job_prefix(r.task.job_id), url_validity(*r.plan)};
+  }
   std::string job_prefix(std::uint64_t job_id) const { return m_options.prefix + "/jobs/" + std::to_string(job_id); }
   std::string marker_key(const engine::LaunchRequest& r) const {
     return job_prefix(r.task.job_id) + "/markers/" + task_name(r);
@@ -190,6 +196,7 @@ private:
   std::vector<std::string> m_to_terminate;
   std::set<std::string> m_cancelled;
   std::map<std::string, std::vector<Instance>> m_by_token;  // recover_launch: DescribeInstances once per token
+  std::map<std::uint64_t, JobFiles> m_job_files;            // uploaded once per job, at its first launch
 };
 
 void AwsProvider::adopt(const Plan& plan) {
@@ -277,6 +284,19 @@ Expected<ManifestEntry> AwsProvider::prepare(const engine::LaunchRequest& reques
   if (cohort) {
     if (auto w = write_cohort_files(stage, request.state_dir / "ssh", *cohort, remote_dir, root); !w) return Unexpected(w.error());
   }
+  // The job's files: uploaded at the job's first launch; each task fetches them and sends its changes back.
+  auto files = m_job_files.find(request.task.job_id);
+  if (files == m_job_files.end()) {
+    auto uploaded = upload_job_files(transfer(request), plan, engine::data_home());
+    if (!uploaded) return Unexpected(uploaded.error());
+    files = m_job_files.emplace(request.task.job_id, *uploaded).first;
+  }
+  std::vector<std::string> remote_outputs = {spec.stdio.output};
+  if (spec.stdio.error) remote_outputs.push_back(*spec.stdio.error);
+  if (auto w = prepare_task_files(transfer(request), plan, files->second, name, stage, remote.work_dir, remote_outputs,
+                                  request.state_dir / k_files_record);
+      !w)
+    return Unexpected(w.error());
   auto bundle = bundle_directory(stage);
   if (!bundle) return Unexpected(bundle.error());
   auto packed = gzip_bytes(*bundle);
@@ -539,9 +559,12 @@ engine::TaskStatus AwsProvider::finished(const engine::LaunchRequest& r, const s
       (void)util::write_file_atomic(local, *body);
     }
   }
+  std::vector<std::string> not_back;
+  if (marker->state != TaskState::preempted) not_back = bring_back(*m_s3, *m_options.bucket, r.state_dir / k_files_record);
   status.state = marker->state;
   if (marker->state != TaskState::preempted) status.exit_code = marker->exit_code;
   status.reason = marker->reason;
+  if (!not_back.empty()) status.reason += "; not brought back: " + util::join(not_back, "; ");
   auto launch = read_record(r.state_dir / k_launch_record);
   if (!launch["pool"].empty()) status.reason += "; on " + launch["pool"];
   if (!launch["tried"].empty()) status.reason += " after " + launch["tried"];

@@ -118,11 +118,15 @@ upload_outputs() {
 
 if [[ -n $cohort_url ]]; then
   cohort_sshd || cohort_fail "node $node: spawn's sshd did not start: $(tail -n 1 "$dir/ssh/sshd.log" 2>/dev/null)"
-  ((rank == 0)) || cohort_serve
+  # The other nodes get the job's files too (srun's tasks there start in the same directory); only node 0's
+  # changes come back.
+  ((rank == 0)) || { [[ ! -f $dir/workdir.sh ]] || bash "$dir/workdir.sh" in "$dir" >>"$dir/runtime.log" 2>&1; cohort_serve; }
   cohort_wait_peers || cohort_fail "not every node of the job answered over ssh within 300 s"
 fi
 say "task $name (launch index $index) starting"
-bash "$dir/runtime.sh" run "$dir" >>"$dir/runtime.log" 2>&1 &
+# The job's files (providers/aws/workdir.cpp) arrive before the runtime starts; failing that is the task's failure.
+( [[ ! -f $dir/workdir.sh ]] || bash "$dir/workdir.sh" in "$dir" || exit 1
+  exec bash "$dir/runtime.sh" run "$dir" ) >>"$dir/runtime.log" 2>&1 &
 rt=$!
 preempted=""
 tick=0
@@ -145,6 +149,7 @@ while kill -0 "$rt" 2>/dev/null; do
 done
 [[ -z $preempted ]] && wait "$rt"
 sleep 0.2
+[[ -z $preempted && -f $dir/workdir.sh ]] && bash "$dir/workdir.sh" out "$dir" >>"$dir/runtime.log" 2>&1
 upload_outputs
 if [[ -n $preempted ]]; then
   printf 'state=PREEMPTED\nexit_code=0\nsignal=0\nreason=spot interruption (%s)\nstart=0\nend=%s\n' \

@@ -1,0 +1,762 @@
+#include "providers/aws/workdir.hpp"
+
+#include <algorithm>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <fstream>
+#include <map>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "aws/encoding.hpp"
+#include "aws/presign.hpp"
+#include "util/files.hpp"
+#include "util/strings.hpp"
+
+namespace spawn::providers::aws {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_ignore_file = ".spawnignore";
+
+// What runs on the instance: `workdir.sh in DIR` before the runtime (mounts, then the listing's directories,
+// files in one parallel curl, links, modes and times; a failure writes the task's FAILED marker), `workdir.sh out
+// DIR` after it (per area, what is new or changed against the listing, packed with tar and PUT). bash, coreutils,
+// curl, tar and gzip only. DIR is the task directory, its parent the instance's spawn root.
+constexpr std::string_view k_instance_script = R"SPAWN(# spawn: the job's files on the instance (providers/aws/workdir.cpp)
+set -u
+mode=$1 dir=$2
+root=${dir%/*}
+work=$root/work
+conf=$dir/workdir.conf
+say() { echo "$(date +%FT%T) workdir: $*"; }
+fail() {
+  say "$*"
+  local now
+  now=$(date +%s)
+  printf 'state=FAILED\nexit_code=1\nsignal=0\nreason=%s\nstart=%s\nend=%s\n' "${*//$'\n'/ }" "$now" "$now" >"$dir/marker.tmp"
+  mv -f "$dir/marker.tmp" "$dir/marker"
+  exit 1
+}
+copt=(-sS --no-progress-meter -f --retry 8 --retry-all-errors --retry-delay 1)
+# p= the instance path of a listing or conf path: absolute as it is, else under the working directory.
+at() {
+  p=$1
+  while [[ $p == */ && $p != / ]]; do p=${p%/}; done
+  if [[ $p == . ]]; then p=$work; elif [[ $p != /* ]]; then p=$work/$p; fi
+}
+# Runs "$@" followed by the paths of a newline-separated list, 500 at a time.
+chunked() {
+  local list=$1 files
+  shift
+  mapfile -t files <<<"${list%$'\n'}"
+  local i
+  for ((i = 0; i < ${#files[@]}; i += 500)); do "$@" "${files[@]:i:500}" || return 1; done
+}
+
+fetch_in() {
+  mkdir -p "$work" || fail "cannot create $work"
+  local kind a b
+  while IFS=$'\t' read -r kind a b; do
+    [[ $kind == mount ]] || continue
+    mkdir -p "$b" && mount -t nfs4 -o nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport "$a" "$b" ||
+      fail "cannot mount $a at $b (the AMI needs nfs-utils, and the file system a mount target open to the instance on port 2049)"
+    say "mounted $a at $b"
+  done <"$conf"
+  local url
+  url=$(awk -F'\t' '$1 == "listing" {print $2}' "$conf")
+  [[ -n $url ]] || { : >"$dir/workdir.in"; return 0; }
+  curl "${copt[@]}" -o "$dir/listing" "$url" || fail "cannot fetch the job's file listing"
+  local cfg=$dir/listing.curl n=0 size mtime sha path q
+  declare -A modes=() times=()
+  : >"$cfg"
+  : >"$dir/listing.sha"
+  while IFS=$'\t' read -r kind mode size mtime sha path url; do
+    at "$path"
+    case $kind in
+    d) mkdir -p "$p" || fail "cannot create $p" ;;
+    f)
+      mkdir -p "${p%/*}" || fail "cannot create ${p%/*}"
+      q=${p//\\/\\\\}
+      printf 'url = "%s"\noutput = "%s"\n' "$url" "${q//\"/\\\"}" >>"$cfg"
+      n=$((n + 1))
+      [[ $sha == - ]] || printf '%s  %s\n' "$sha" "$p" >>"$dir/listing.sha"
+      [[ $mtime == - ]] || times[$mtime]+=$p$'\n'
+      ;;
+    l) ln -sfn -- "$sha" "$p" || fail "cannot link $p" ;;
+    esac
+    [[ $kind == l ]] || modes[$mode]+=$p$'\n'
+  done <"$dir/listing"
+  if ((n > 0)); then
+    curl "${copt[@]}" --parallel --parallel-max 16 -K "$cfg" || fail "downloading the job's files failed (curl status $?)"
+  fi
+  while IFS=$'\t' read -r kind mode size mtime sha path url; do
+    [[ $kind == f ]] || continue
+    at "$path"
+    [[ -f $p && $(stat -c %s -- "$p") == "$size" ]] || fail "$path: not downloaded whole"
+  done <"$dir/listing"
+  if [[ -s $dir/listing.sha ]]; then
+    sha256sum --quiet -c "$dir/listing.sha" || fail "the job's files do not match their hashes"
+  fi
+  local k
+  for k in "${!times[@]}"; do chunked "${times[$k]}" touch -m -d "@$k" -- || fail "cannot set times"; done
+  for k in "${!modes[@]}"; do chunked "${modes[$k]}" chmod "$k" -- || fail "cannot set modes"; done
+  say "fetched $n file(s)"
+  : >"$dir/workdir.in"
+}
+
+# What is new or changed under each area (not links; not the skip paths), packed and PUT.
+send_back() {
+  [[ -f $dir/workdir.in ]] || return 0
+  declare -A known=()
+  local kind mode size mtime sha path url
+  if [[ -f $dir/listing ]]; then
+    while IFS=$'\t' read -r kind mode size mtime sha path url; do
+      [[ $kind == f ]] || continue
+      at "$path"
+      known[$p]="$size $mtime $sha"
+    done <"$dir/listing"
+  fi
+  local skips=() a b i=0
+  while IFS=$'\t' read -r kind a b; do
+    [[ $kind == skip ]] && { at "$a"; skips+=("$p"); }
+  done <"$conf"
+  shopt -s globstar dotglob nullglob
+  while IFS=$'\t' read -r kind a b; do
+    [[ $kind == back ]] || continue
+    i=$((i + 1))
+    at "$a"
+    local base=$p list=$dir/back-$i.list f s x changed=0 top
+    : >"$list"
+    if [[ -f $base && ! -L $base ]]; then
+      top=${base%/*}
+      set -- "${base##*/}"
+    elif [[ -d $base ]]; then
+      top=$base
+      set --
+      pushd "$top" >/dev/null || continue
+      for f in **; do [[ -f $f && ! -L $f && $f != *$'\n'* ]] && set -- "$@" "$f"; done
+      popd >/dev/null || return 1
+    else
+      continue
+    fi
+    for f in "$@"; do
+      [[ $top == / ]] && p=/$f || p=$top/$f
+      if [[ $a == . ]]; then  # the skip paths are the working directory's
+        for s in ${skips[@]+"${skips[@]}"}; do [[ $p == "$s" || $p == "$s"/* ]] && continue 2; done
+      fi
+      x=${known[$p]-}
+      if [[ -n $x ]]; then
+        read -r size mtime sha <<<"$x"
+        [[ $(stat -c '%s %Y' -- "$p") == "$size $mtime" ]] && continue
+        [[ $sha != - && $(sha256sum <"$p") == "$sha "* ]] && continue
+      fi
+      printf '%s\n' "$f" >>"$list"
+      changed=$((changed + 1))
+    done
+    ((changed > 0)) || { say "nothing new under $base"; continue; }
+    tar -czf "$dir/back-$i.tar.gz" --format=gnu -C "$top" --verbatim-files-from -T "$list" &&
+      curl "${copt[@]}" -X PUT -T "$dir/back-$i.tar.gz" -o /dev/null "$b" &&
+      say "sent back $changed file(s) from $base" || say "cannot send back the files of $base"
+  done <"$conf"
+}
+
+case $mode in
+in) fetch_in ;;
+out) send_back ;;
+*) echo "usage: workdir.sh in|out DIR" >&2; exit 2 ;;
+esac
+)SPAWN";
+
+std::string sha256_file(const fs::path& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path.string() + ": cannot read";
+    return {};
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  bool bad = in.bad();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  if (bad) {
+    error = path.string() + ": read error";
+    return {};
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 15]};
+  return out;
+}
+
+bool inside(const fs::path& root, const fs::path& path) {
+  auto r = root.lexically_normal().string(), p = path.lexically_normal().string();
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  return p == r || p.starts_with(r + "/");
+}
+
+struct S3Url {
+  std::string bucket, key;
+};
+S3Url parse_s3(std::string_view url) {
+  auto rest = url.substr(5);  // after "s3://" (checked by the config and the plan)
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return {std::string(rest), ""};
+  return {std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1))};
+}
+
+std::string octal(std::uint32_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%o", mode & 07777);
+  return buf;
+}
+
+bool bad_name(std::string_view name) { return name.find_first_of("\t\n\r") != std::string_view::npos; }
+
+// Whether pattern segments match path segments from (pi, si); "**" is any number of segments (at least one at the
+// end of a pattern: "dir/**" is what dir holds, not dir).
+bool match_segments(const std::vector<std::string>& pat, std::size_t pi, const std::vector<std::string>& path,
+                    std::size_t si) {
+  if (pi == pat.size()) return si == path.size();
+  if (pat[pi] == "**") {
+    if (pi + 1 == pat.size()) return si < path.size();
+    for (std::size_t k = si; k <= path.size(); ++k)
+      if (match_segments(pat, pi + 1, path, k)) return true;
+    return false;
+  }
+  if (si == path.size()) return false;
+  if (::fnmatch(pat[pi].c_str(), path[si].c_str(), 0) != 0) return false;
+  return match_segments(pat, pi + 1, path, si + 1);
+}
+
+} // namespace
+
+Expected<void> IgnoreRules::add(std::string_view raw, const std::string& origin) {
+  std::string text(raw);
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  // Trailing spaces are dropped unless escaped with a backslash.
+  while (!text.empty() && text.back() == ' ' && !(text.size() > 1 && text[text.size() - 2] == '\\')) text.pop_back();
+  if (text.empty() || text.front() == '#') return {};
+  Rule rule;
+  if (text.front() == '!') {
+    rule.negate = true;
+    text.erase(0, 1);
+  } else if (text.starts_with("\\!") || text.starts_with("\\#")) {
+    text.erase(0, 1);
+  }
+  if (!text.empty() && text.back() == '/') {
+    rule.dir_only = true;
+    while (!text.empty() && text.back() == '/') text.pop_back();
+  }
+  if (text.empty()) return Unexpected(origin + ": " + util::quote(raw) + ": a pattern without a name");
+  bool anchored = text.find('/') != std::string::npos;
+  if (text.front() == '/') text.erase(0, 1);
+  for (const auto& seg : util::split(text, '/')) {
+    if (seg.empty()) return Unexpected(origin + ": " + util::quote(raw) + ": an empty path segment (\"//\")");
+    if (seg.find("**") != std::string::npos && seg != "**")
+      return Unexpected(origin + ": " + util::quote(raw) + ": ** must be a whole path segment (**/x, x/**, a/**/b)");
+    if (seg.find('[') != std::string::npos && seg.find(']', seg.find('[')) == std::string::npos)
+      return Unexpected(origin + ": " + util::quote(raw) + ": an unclosed [");
+    rule.segments.push_back(seg);
+  }
+  if (!anchored) rule.segments.insert(rule.segments.begin(), "**");
+  m_rules.push_back(std::move(rule));
+  return {};
+}
+
+bool IgnoreRules::ignored(std::string_view rel, bool is_dir) const {
+  auto path = util::split(rel, '/');
+  bool out = false;
+  for (const auto& rule : m_rules) {
+    if (rule.dir_only && !is_dir) continue;
+    // A leading "**" (an unanchored pattern) may match nothing at all.
+    bool hit = rule.segments.front() == "**" && rule.segments.size() > 1
+                   ? [&] {
+                       for (std::size_t k = 0; k < path.size(); ++k)
+                         if (match_segments(rule.segments, 1, path, k)) return true;
+                       return false;
+                     }()
+                   : match_segments(rule.segments, 0, path, 0);
+    if (hit) out = !rule.negate;
+  }
+  return out;
+}
+
+std::uint64_t Tree::files() const {
+  return static_cast<std::uint64_t>(std::count_if(entries.begin(), entries.end(), [](const auto& e) { return e.kind == 'f'; }));
+}
+
+std::uint64_t Tree::bytes() const {
+  std::uint64_t n = 0;
+  for (const auto& e : entries) n += e.kind == 'f' ? e.size : 0;
+  return n;
+}
+
+fs::path hash_cache_path(const fs::path& data_home, const fs::path& dir) {
+  return data_home / "workdir-cache" / (spawn::aws::sha256_hex(dir.lexically_normal().string()).substr(0, 24) + ".tsv");
+}
+
+std::string describe_size(std::uint64_t files, std::uint64_t bytes) {
+  char buf[64];
+  if (bytes < 1024) std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(bytes));
+  else if (bytes < (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  else if (bytes < (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / 1073741824.0);
+  return std::to_string(files) + (files == 1 ? " file, " : " files, ") + buf;
+}
+
+Expected<Tree> scan_directory(const fs::path& dir_in, const WorkdirPolicy& policy, const ScanOptions& options) {
+  std::error_code ec;
+  const fs::path dir = fs::weakly_canonical(dir_in, ec);
+  if (ec || !fs::is_directory(dir)) return Unexpected(dir_in.string() + ": not a directory");
+  std::vector<std::string> errors;
+  IgnoreRules rules;
+  for (const auto& p : policy.exclude)
+    if (auto r = rules.add(p, "workdir.exclude"); !r) errors.push_back(r.error());
+  if (fs::exists(dir / k_ignore_file)) {
+    auto text = util::read_file(dir / k_ignore_file);
+    if (!text) return Unexpected(text.error());
+    int n = 0;
+    for (const auto& line : util::split(*text, '\n'))
+      if (auto r = rules.add(line, (dir / k_ignore_file).string() + ":" + std::to_string(++n)); !r) errors.push_back(r.error());
+  }
+  if (!errors.empty()) return Unexpected(util::join(errors, "\n"));
+
+  // The cache: "size<TAB>mtime_ns<TAB>sha256<TAB>path" lines.
+  std::map<std::string, std::tuple<std::uint64_t, std::int64_t, std::string>> cache, fresh;
+  if (options.cache) {
+    if (auto text = util::read_file(*options.cache)) {
+      for (const auto& line : util::split(*text, '\n')) {
+        auto f = util::split(line, '\t');
+        if (f.size() != 4) continue;
+        auto size = util::parse_uint(f[0]);
+        auto mtime = util::parse_int(f[1]);
+        if (size && mtime) cache[f[3]] = {*size, *mtime, f[2]};
+      }
+    }
+  }
+  std::vector<fs::path> skip;
+  for (const auto& s : options.skip) skip.push_back(fs::weakly_canonical(s, ec));
+
+  Tree tree;
+  std::vector<std::string> pending = {""};  // directories to list, relative
+  while (!pending.empty()) {
+    std::string rel_dir = pending.back();
+    pending.pop_back();
+    std::vector<fs::directory_entry> children;
+    for (auto it = fs::directory_iterator(dir / rel_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      children.push_back(*it);
+    if (ec) {
+      errors.push_back((dir / rel_dir).string() + ": cannot list: " + ec.message());
+      ec.clear();
+      continue;
+    }
+    std::vector<std::string> subdirs;
+    for (const auto& child : children) {
+      const std::string name = child.path().filename().string();
+      const std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
+      const fs::path full = dir / rel;
+      if (std::any_of(skip.begin(), skip.end(), [&](const fs::path& s) { return inside(s, full); })) continue;
+      struct stat st {};
+      if (::lstat(full.c_str(), &st) != 0) continue;  // gone meanwhile
+      bool is_dir = S_ISDIR(st.st_mode);
+      if (rules.ignored(rel, is_dir)) continue;
+      if (bad_name(rel)) {
+        errors.push_back(full.string() + ": a name with a tab or newline cannot travel (add it to .spawnignore)");
+        continue;
+      }
+      TreeEntry e;
+      e.path = rel;
+      e.mode = static_cast<std::uint32_t>(st.st_mode & 07777);
+      e.mtime = st.st_mtim.tv_sec;
+      if (S_ISLNK(st.st_mode)) {
+        auto target = fs::read_symlink(full, ec);
+        if (ec) {
+          errors.push_back(full.string() + ": cannot read the link: " + ec.message());
+          ec.clear();
+          continue;
+        }
+        fs::path resolved = target.is_absolute() ? target : (full.parent_path() / target);
+        resolved = fs::weakly_canonical(resolved, ec);
+        if (ec || !inside(dir, resolved)) {
+          errors.push_back(full.string() + " -> " + target.string() + ": the link leads outside the working directory " +
+                           dir.string() + "; add it to .spawnignore, or map its prefix with `paths` in the config");
+          ec.clear();
+          continue;
+        }
+        e.kind = 'l';
+        e.sha256 = target.is_absolute() ? fs::relative(resolved, full.parent_path()).string() : target.string();
+        tree.entries.push_back(std::move(e));
+      } else if (is_dir) {
+        e.kind = 'd';
+        tree.entries.push_back(std::move(e));
+        subdirs.push_back(rel);
+      } else if (S_ISREG(st.st_mode)) {
+        e.kind = 'f';
+        e.size = static_cast<std::uint64_t>(st.st_size);
+        std::int64_t mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        if (options.hash) {
+          auto it = cache.find(rel);
+          if (it != cache.end() && std::get<0>(it->second) == e.size && std::get<1>(it->second) == mtime_ns) {
+            e.sha256 = std::get<2>(it->second);
+          } else {
+            std::string error;
+            e.sha256 = sha256_file(full, error);
+            if (!error.empty()) {
+              errors.push_back(error);
+              continue;
+            }
+          }
+          fresh[rel] = {e.size, mtime_ns, e.sha256};
+        } else if (::access(full.c_str(), R_OK) != 0) {
+          errors.push_back(full.string() + ": cannot read");
+          continue;
+        }
+        tree.entries.push_back(std::move(e));
+      }
+      // Sockets, pipes and devices stay behind.
+    }
+    for (auto& s : subdirs) pending.push_back(std::move(s));
+  }
+  if (!errors.empty()) return Unexpected(util::join(errors, "\n"));
+  std::sort(tree.entries.begin(), tree.entries.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  if (options.hash && options.cache) {
+    std::string text;
+    for (const auto& [path, v] : fresh)
+      text += std::to_string(std::get<0>(v)) + "\t" + std::to_string(std::get<1>(v)) + "\t" + std::get<2>(v) + "\t" + path + "\n";
+    fs::create_directories(options.cache->parent_path(), ec);
+    (void)util::write_file_atomic(*options.cache, text);  // only a cache: a failure costs a rehash next time
+  }
+  return tree;
+}
+
+Expected<Tree> travelling_files(const Plan& plan, const fs::path& data_home, bool hash) {
+  ScanOptions options;
+  options.hash = hash;
+  if (hash) options.cache = hash_cache_path(data_home, plan.work_dir);
+  options.skip = {data_home};
+  return scan_directory(plan.work_dir, plan.workdir, options);
+}
+
+std::int64_t upload_seconds(std::uint64_t bytes) {
+  if (!bytes) return 0;
+  return static_cast<std::int64_t>((bytes * 8 + k_estimate_upload_bits_per_second - 1) / k_estimate_upload_bits_per_second);
+}
+
+std::vector<std::string> missing_blobs(const Tree& tree, const std::set<std::string>& stored) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& e : tree.entries) {
+    if (e.kind != 'f' || e.sha256.empty() || stored.count(e.sha256) || !seen.insert(e.sha256).second) continue;
+    out.push_back(e.sha256);
+  }
+  return out;
+}
+
+Expected<JobFiles> upload_job_files(const Transfer& t, const Plan& plan, const fs::path& data_home) {
+  JobFiles out;
+  std::string listing;  // kind mode size mtime sha256|target path url
+  auto sign_get = [&](const std::string& bucket, const std::string& key) -> Expected<std::string> {
+    auto url = spawn::aws::presign_s3(t.session, "GET", bucket, key, t.validity);
+    if (!url) return Unexpected("presigning s3://" + bucket + "/" + key + ": " + url.error().to_string());
+    return *url;
+  };
+  if (plan.workdir.travel) {
+    auto tree = travelling_files(plan, data_home, true);
+    if (!tree) return Unexpected(tree.error());
+    out.files = tree->files();
+    out.bytes = tree->bytes();
+    const std::string blob_prefix = t.prefix + "/files/";
+    std::set<std::string> stored;
+    auto listed = t.s3.list_objects(t.bucket, blob_prefix);
+    if (!listed) return Unexpected("listing s3://" + t.bucket + "/" + blob_prefix + ": " + listed.error().to_string());
+    for (const auto& o : *listed) stored.insert(o.key.substr(blob_prefix.size()));
+    std::map<std::string, const TreeEntry*> by_hash;
+    for (const auto& e : tree->entries)
+      if (e.kind == 'f') by_hash.emplace(e.sha256, &e);
+    for (const auto& sha : missing_blobs(*tree, stored)) {
+      const auto& e = *by_hash.at(sha);
+      auto body = util::read_file(fs::path(plan.work_dir) / e.path);
+      if (!body) return Unexpected(body.error());
+      if (spawn::aws::sha256_hex(*body) != sha)
+        return Unexpected(plan.work_dir + "/" + e.path + ": changed while it was being uploaded; submit again");
+      if (auto put = t.s3.put_object(t.bucket, blob_prefix + sha, *body); !put)
+        return Unexpected("uploading " + plan.work_dir + "/" + e.path + " to s3://" + t.bucket + "/" + blob_prefix + sha +
+                          ": " + put.error().to_string());
+      ++out.uploaded_files;
+      out.uploaded_bytes += e.size;
+    }
+    for (const auto& e : tree->entries) {
+      std::string url = "-";
+      if (e.kind == 'f') {
+        auto u = sign_get(t.bucket, blob_prefix + e.sha256);
+        if (!u) return Unexpected(u.error());
+        url = *u;
+      }
+      listing += std::string(1, e.kind) + "\t" + octal(e.mode) + "\t" + std::to_string(e.size) + "\t" +
+                 std::to_string(e.mtime) + "\t" + (e.sha256.empty() ? "-" : e.sha256) + "\t" + e.path + "\t" + url + "\n";
+    }
+  }
+  // Stage-in sources and S3 path mappings: every object under the S3 URL, to its place on the instance.
+  struct Down {
+    std::string source, destination;
+    bool stage_in;  // an empty stage-in is an error; an empty mapped prefix is a first run
+  };
+  std::vector<Down> downs;
+  for (const auto& s : plan.stage_in) downs.push_back({s.source, s.destination, true});
+  for (const auto& m : plan.path_mappings)
+    if (m.target.starts_with("s3://")) downs.push_back({m.target, m.prefix + "/", false});
+  for (const auto& [source, destination, stage_in] : downs) {
+    auto url = parse_s3(source);
+    std::vector<std::pair<std::string, spawn::aws::ObjectInfo>> objects;  // instance path, object
+    bool prefix = url.key.empty() || url.key.back() == '/';
+    if (!prefix) {  // one object by that name, else the "directory" of that name
+      auto listed = t.s3.list_objects(url.bucket, url.key);
+      if (!listed) return Unexpected("stage-in " + source + ": " + listed.error().to_string());
+      auto exact = std::find_if(listed->begin(), listed->end(), [&](const auto& o) { return o.key == url.key; });
+      if (exact != listed->end()) {
+        objects.push_back({destination.back() == '/' ? destination + fs::path(url.key).filename().string() : destination, *exact});
+      } else {
+        url.key += "/";
+        prefix = true;
+      }
+    }
+    if (prefix) {
+      auto listed = t.s3.list_objects(url.bucket, url.key);
+      if (!listed) return Unexpected("stage-in " + source + ": " + listed.error().to_string());
+      std::string base = destination.back() == '/' ? destination : destination + "/";
+      for (const auto& o : *listed) {
+        if (o.key.back() == '/') continue;  // a console "folder"
+        std::string rel = o.key.substr(url.key.size());
+        auto parts = util::split(rel, '/');
+        if (bad_name(rel) || std::any_of(parts.begin(), parts.end(), [](const auto& x) { return x.empty() || x == ".." || x == "."; }))
+          return Unexpected("stage-in " + source + ": the key " + util::quote(o.key) + " cannot be a file name");
+        objects.push_back({base + rel, o});
+      }
+      if (objects.empty() && stage_in) return Unexpected("stage-in " + source + ": no objects there");
+    }
+    for (const auto& [path, o] : objects) {
+      auto u = sign_get(url.bucket, o.key);
+      if (!u) return Unexpected(u.error());
+      std::string mtime = "-";
+      if (auto when = spawn::aws::parse_iso8601(o.last_modified))
+        mtime = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(when->time_since_epoch()).count());
+      listing += "f\t644\t" + std::to_string(o.size) + "\t" + mtime + "\t-\t" + path + "\t" + *u + "\n";
+    }
+  }
+  if (listing.empty()) return out;
+  const std::string key = t.job_prefix + "/workdir.listing";
+  if (auto put = t.s3.put_object(t.bucket, key, listing, "text/plain"); !put)
+    return Unexpected("uploading the job's file listing: " + put.error().to_string());
+  auto u = sign_get(t.bucket, key);
+  if (!u) return Unexpected(u.error());
+  out.listing_url = *u;
+  return out;
+}
+
+Expected<void> prepare_task_files(const Transfer& t, const Plan& plan, const JobFiles& files, const std::string& task_name,
+                                  const fs::path& stage, const std::string& instance_work,
+                                  const std::vector<std::string>& outputs, const fs::path& record_file) {
+  std::string conf, record;
+  if (files.listing_url) conf += "listing\t" + *files.listing_url + "\n";
+  for (const auto& m : plan.path_mappings) {
+    if (!m.target.starts_with("efs://")) continue;
+    auto rest = m.target.substr(6);
+    auto slash = rest.find('/');
+    std::string fs_id = rest.substr(0, slash), sub = slash == std::string::npos ? "/" : rest.substr(slash);
+    conf += "mount\t" + fs_id + ".efs." + t.session.region() + ".amazonaws.com:" + sub + "\t" + m.prefix + "\n";
+  }
+  // The areas whose changes come back: the working directory, each stage-out, each S3 path mapping.
+  struct Back {
+    std::string path, destination;
+  };
+  std::vector<Back> backs;
+  if (plan.workdir.travel) backs.push_back({".", plan.work_dir});
+  for (const auto& s : plan.stage_out) backs.push_back({s.source, s.destination});
+  for (const auto& m : plan.path_mappings)
+    if (m.target.starts_with("s3://")) backs.push_back({m.prefix, m.target});
+  if (conf.empty() && backs.empty()) return {};
+  for (std::size_t i = 0; i < backs.size(); ++i) {
+    std::string key = t.job_prefix + "/tasks/" + task_name + "/back-" + std::to_string(i + 1) + ".tar.gz";
+    auto url = spawn::aws::presign_s3(t.session, "PUT", t.bucket, key, t.validity);
+    if (!url) return Unexpected("presigning " + key + ": " + url.error().to_string());
+    conf += "back\t" + backs[i].path + "\t" + *url + "\n";
+    record += key + "\t" + backs[i].destination + "\n";
+  }
+  // The Slurm output files come back their own way; a stage-out's source goes to its destination instead.
+  for (const auto& o : outputs)
+    if (o.starts_with(instance_work + "/")) conf += "skip\t" + o.substr(instance_work.size() + 1) + "\n";
+  if (plan.workdir.travel)
+    for (const auto& s : plan.stage_out) {
+      std::string src = s.source;
+      while (src.size() > 1 && src.back() == '/') src.pop_back();
+      conf += "skip\t" + src + "\n";
+    }
+  if (auto w = util::write_file_atomic(stage / "workdir.conf", conf); !w) return Unexpected(w.error());
+  if (auto w = util::write_file_atomic(stage / "workdir.sh", k_instance_script); !w) return Unexpected(w.error());
+  if (auto w = util::write_file_atomic(record_file, record); !w) return Unexpected(w.error());
+  return {};
+}
+
+namespace {
+
+std::string gunzip(std::string_view bytes, std::string& error) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) {
+    error = "gzip: cannot initialise zlib";
+    return {};
+  }
+  std::string out;
+  char buf[1 << 16];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) error = "not a whole gzip stream";
+  return out;
+}
+
+std::uint64_t tar_number(std::string_view field) {
+  std::uint64_t n = 0;
+  for (char c : field) {
+    if (c >= '0' && c <= '7') n = n * 8 + static_cast<std::uint64_t>(c - '0');
+    else if (c != ' ' && n) break;
+  }
+  return n;
+}
+
+std::string tar_string(std::string_view field) { return std::string(field.substr(0, field.find('\0'))); }
+
+} // namespace
+
+Expected<std::vector<TarMember>> read_tar_gz(std::string_view bytes) {
+  std::string error;
+  std::string tar = gunzip(bytes, error);
+  if (!error.empty()) return Unexpected(error);
+  std::vector<TarMember> out;
+  std::optional<std::string> long_name;
+  std::size_t at = 0;
+  while (at + 512 <= tar.size()) {
+    std::string_view h(tar.data() + at, 512);
+    if (h.find_first_not_of('\0') == std::string_view::npos) break;  // the end blocks
+    std::uint64_t size = tar_number(h.substr(124, 12));
+    char type = h[156];
+    std::size_t data = at + 512;
+    if (data + size > tar.size()) return Unexpected("a truncated tar archive");
+    std::string_view body(tar.data() + data, size);
+    at = data + (size + 511) / 512 * 512;
+    if (type == 'L') {
+      long_name = tar_string(body);
+      continue;
+    }
+    if (type == 'x') {  // pax: "LEN path=VALUE\n" records
+      for (std::size_t p = 0; p < body.size();) {
+        auto sp = body.find(' ', p);
+        auto len = util::parse_uint(body.substr(p, sp - p));
+        if (sp == std::string_view::npos || !len || *len == 0) break;
+        auto record = body.substr(sp + 1, *len - (sp - p) - 2);
+        if (record.starts_with("path=")) long_name = std::string(record.substr(5));
+        p += *len;
+      }
+      continue;
+    }
+    TarMember m;
+    if (long_name) {
+      m.path = *long_name;
+      long_name.reset();
+    } else {
+      std::string prefix = h.substr(257, 5) == "ustar" ? tar_string(h.substr(345, 155)) : "";
+      m.path = (prefix.empty() ? "" : prefix + "/") + tar_string(h.substr(0, 100));
+    }
+    m.type = type == '\0' ? '0' : type;
+    m.mode = static_cast<std::uint32_t>(tar_number(h.substr(100, 8)) & 07777);
+    m.mtime = static_cast<std::int64_t>(tar_number(h.substr(136, 12)));
+    if (m.type == '0' || m.type == '7') {
+      m.type = '0';
+      m.content = std::string(body);
+      out.push_back(std::move(m));
+    } else if (m.type == '5') {
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> bring_back(spawn::aws::S3Client& s3, const std::string& bucket, const fs::path& record_file) {
+  std::vector<std::string> problems;
+  auto record = util::read_file(record_file);
+  if (!record) return problems;
+  for (const auto& line : util::split(*record, '\n')) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    const std::string key = line.substr(0, tab), destination = line.substr(tab + 1);
+    auto body = s3.get_object(bucket, key);
+    if (!body) {
+      if (body.error().code != "NoSuchKey") problems.push_back("s3://" + bucket + "/" + key + ": " + body.error().to_string());
+      continue;  // no archive: nothing changed there
+    }
+    auto members = read_tar_gz(*body);
+    if (!members) {
+      problems.push_back("s3://" + bucket + "/" + key + ": " + members.error());
+      continue;
+    }
+    for (const auto& m : *members) {
+      fs::path rel = fs::path(m.path).lexically_normal();
+      if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
+        problems.push_back("s3://" + bucket + "/" + key + ": " + util::quote(m.path) + " leads outside its directory");
+        continue;
+      }
+      if (destination.starts_with("s3://")) {
+        if (m.type != '0') continue;
+        auto url = parse_s3(destination);
+        std::string dest_key = url.key.empty() || url.key.back() == '/' ? url.key + rel.generic_string()
+                                                                         : url.key + "/" + rel.generic_string();
+        if (auto put = s3.put_object(url.bucket, dest_key, m.content); !put)
+          problems.push_back("s3://" + url.bucket + "/" + dest_key + ": " + put.error().to_string());
+        continue;
+      }
+      const fs::path root(destination);
+      const fs::path target = root / rel;
+      std::error_code ec;
+      // A link in the way (a directory replaced by a link since the upload) must not lead the file elsewhere.
+      auto parent = fs::weakly_canonical(target.parent_path(), ec);
+      if (!inside(fs::weakly_canonical(root, ec), parent)) {
+        problems.push_back(target.string() + ": its directory leads outside " + root.string());
+        continue;
+      }
+      if (m.type == '5') {
+        fs::create_directories(target, ec);
+        continue;
+      }
+      fs::create_directories(target.parent_path(), ec);
+      if (auto w = util::write_file_atomic(target, m.content); !w) {
+        problems.push_back(w.error());
+        continue;
+      }
+      ::chmod(target.c_str(), m.mode);
+      struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(m.mtime), 0}};
+      ::utimensat(AT_FDCWD, target.c_str(), times, 0);
+    }
+  }
+  return problems;
+}
+
+} // namespace spawn::providers::aws
