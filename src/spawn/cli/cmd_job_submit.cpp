@@ -106,6 +106,17 @@ std::optional<std::string> paid_estimate(plan::Plan& p) {
          to_string(p.settings.market) + ", " + p.runtime_seconds->source + ")";
 }
 
+// Asks `question` about `what` on a terminal; without one refuses, saying how to go on (`without_terminal`).
+void confirm(const Plan& plan, const std::string& what, const std::string& question, const std::string& without_terminal) {
+  if (!terminal_in_and_out())
+    throw Error(plan.job_name + ": " + what + "; not started: there is no terminal to confirm on (" + without_terminal + ")");
+  std::cerr << what << "\n" << question << " [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  auto a = util::to_lower(util::trim(answer));
+  if (a != "y" && a != "yes") throw Error(plan.job_name + ": not started (answered " + util::quote(answer) + ")");
+}
+
 // The working directory travels with an AWS job: a link leading out of it is refused here, before anything starts,
 // and an upload above workdir.confirm_above is confirmed (refused without a terminal unless --yes).
 void confirm_upload(const Plan& plan, bool yes) {
@@ -113,31 +124,20 @@ void confirm_upload(const Plan& plan, bool yes) {
   auto tree = providers::aws::travelling_files(plan, engine::data_home(), false);
   if (!tree) throw Error(util::split(tree.error(), '\n'));
   if (yes || tree->bytes() <= plan.workdir.confirm_above_mib * 1024 * 1024) return;
-  std::string what = plan.job_name + ": the working directory " + plan.work_dir + " uploads " +
-                     providers::aws::describe_size(tree->files(), tree->bytes()) + " (above workdir.confirm_above = " +
-                     config::format_memory_mib(plan.workdir.confirm_above_mib) + "; only what S3 does not hold yet is sent)";
-  if (!terminal_in_and_out())
-    throw Error(what + "; not started: there is no terminal to confirm on (pass --yes, or leave files out with "
-                       ".spawnignore or workdir.exclude)");
-  std::cerr << what << "\nUpload it? [y/N] " << std::flush;
-  std::string answer;
-  std::getline(std::cin, answer);
-  auto a = util::to_lower(util::trim(answer));
-  if (a != "y" && a != "yes") throw Error(plan.job_name + ": not started (answered " + util::quote(answer) + ")");
+  confirm(plan,
+          "the working directory " + plan.work_dir + " uploads " + providers::aws::describe_size(tree->files(), tree->bytes()) +
+              " (above workdir.confirm_above = " + config::format_memory_mib(plan.workdir.confirm_above_mib) +
+              "; only what S3 does not hold yet is sent)",
+          "Upload it?", "pass --yes, or leave files out with .spawnignore or workdir.exclude");
 }
 
 // Asks before spending money; refuses without a terminal unless --yes.
 void confirm_paid(const Plan& plan, const std::optional<std::string>& cost, bool yes) {
   if (plan.provider != ProviderKind::aws || yes) return;
-  std::string what = std::string("provider ") + to_string(plan.provider) + " runs " + std::to_string(plan.task_count()) +
-                     " task(s) on paid instances" + (cost ? ", estimated " + *cost : " (cost unknown: no --time)");
-  if (!terminal_in_and_out())
-    throw Error(plan.job_name + ": " + what + "; not started: there is no terminal to confirm on (pass --yes to spend)");
-  std::cerr << what << "\nProceed? [y/N] " << std::flush;
-  std::string answer;
-  std::getline(std::cin, answer);
-  auto a = util::to_lower(util::trim(answer));
-  if (a != "y" && a != "yes") throw Error(plan.job_name + ": not started (answered " + util::quote(answer) + ")");
+  confirm(plan,
+          std::string("provider ") + to_string(plan.provider) + " runs " + std::to_string(plan.task_count()) +
+              " task(s) on paid instances" + (cost ? ", estimated " + *cost : " (cost unknown: no --time)"),
+          "Proceed?", "pass --yes to spend");
 }
 
 struct RunOptions {
