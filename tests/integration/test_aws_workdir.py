@@ -124,6 +124,14 @@ class TravellingDirectory(WorkdirCase):
         self.assertEqual(self.read("results/out.txt"), "words=2\n")
         self.assert_all_terminated()
 
+    def test_output_files_of_earlier_runs_stay_here(self):
+        self.write("logs/train_7_1.out", "an earlier run\n")
+        self.write("logs/notes.txt", "travels\n")
+        self.script("#!/bin/bash\n#SBATCH -t 5\n#SBATCH -o logs/train_%A_%a.out\n#SBATCH --array=1\n"
+                    "ls logs\n")
+        _, job = self.submit()
+        self.assertEqual(self.read(f"logs/train_{job}_1.out").split(), ["notes.txt", f"train_{job}_1.out"])
+
     def test_travel_off_keeps_the_directory_here(self):
         self.env["SPAWN_WORKDIR_TRAVEL"] = "false"
         self.script("#!/bin/bash\n#SBATCH -t 5\nls data 2>&1 || echo no data here\ntouch made-there\n")

@@ -1,6 +1,7 @@
 #include "providers/aws/workdir.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <fstream>
@@ -441,12 +442,47 @@ Expected<Tree> scan_directory(const fs::path& dir_in, const WorkdirPolicy& polic
   return tree;
 }
 
+namespace {
+
+// The ignore pattern for the files an output pattern names (slurm-%A_%a.out -> /slurm-*_*.out), anchored at the
+// working directory; nullopt for a pattern outside it.
+std::optional<std::string> output_glob(const std::string& pattern, const std::string& work_dir) {
+  std::string rel = pattern;
+  if (rel.starts_with("/")) {
+    if (!rel.starts_with(work_dir + "/")) return std::nullopt;
+    rel = rel.substr(work_dir.size() + 1);
+  }
+  if (rel.find('\\') != std::string::npos) return "/" + rel;  // a backslash turns substitution off (Slurm)
+  std::string out = "/";
+  for (std::size_t i = 0; i < rel.size(); ++i) {
+    char c = rel[i];
+    if (c == '%') {
+      std::size_t j = i + 1;
+      while (j < rel.size() && std::isdigit(static_cast<unsigned char>(rel[j]))) ++j;
+      if (j < rel.size() && rel[j] == '%') out += '%';
+      else if (out.back() != '*') out += '*';
+      i = j;
+    } else {
+      if (c == '*' || c == '?' || c == '[' || c == '\\') out += '\\';
+      out += c;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 Expected<Tree> travelling_files(const Plan& plan, const fs::path& data_home, bool hash) {
+  // The job's own output files of earlier runs never travel.
+  WorkdirPolicy policy = plan.workdir;
+  for (const auto& o : {plan.output, plan.error})
+    if (o)
+      if (auto glob = output_glob(*o, plan.work_dir)) policy.exclude.push_back(*glob);
   ScanOptions options;
   options.hash = hash;
   if (hash) options.cache = hash_cache_path(data_home, plan.work_dir);
   options.skip = {data_home};
-  return scan_directory(plan.work_dir, plan.workdir, options);
+  return scan_directory(plan.work_dir, policy, options);
 }
 
 std::int64_t upload_seconds(std::uint64_t bytes) {
@@ -490,7 +526,8 @@ Expected<JobFiles> upload_job_files(const Transfer& t, const Plan& plan, const f
       auto body = util::read_file(fs::path(plan.work_dir) / e.path);
       if (!body) return Unexpected(body.error());
       if (spawn::aws::sha256_hex(*body) != sha)
-        return Unexpected(plan.work_dir + "/" + e.path + ": changed while it was being uploaded; submit again");
+        return Unexpected(plan.work_dir + "/" + e.path + ": changed while it was being uploaded (is something writing there? leave it out "
+                          "with .spawnignore); submit again");
       if (auto put = t.s3.put_object(t.bucket, blob_prefix + sha, *body); !put)
         return Unexpected("uploading " + plan.work_dir + "/" + e.path + " to s3://" + t.bucket + "/" + blob_prefix + sha +
                           ": " + put.error().to_string());

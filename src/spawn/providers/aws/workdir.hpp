@@ -68,8 +68,8 @@ struct ScanOptions {
 // newline, an unreadable file, a bad pattern.
 Expected<Tree> scan_directory(const std::filesystem::path& dir, const WorkdirPolicy& policy, const ScanOptions& options);
 
-// What of plan.work_dir travels (scan_directory with the plan's policy, spawn's data directory skipped). The error
-// holds one problem per line.
+// What of plan.work_dir travels (scan_directory with the plan's policy, plus the files the job's --output and
+// --error patterns name, and spawn's data directory skipped). The error holds one problem per line.
 Expected<Tree> travelling_files(const Plan& plan, const std::filesystem::path& data_home, bool hash);
 
 // Time to upload bytes at the bandwidth estimates state (100 Mbit/s), in whole seconds (at least 1 when bytes > 0).
