@@ -4,7 +4,6 @@ sandbox): a `python3 train.py --input data/1.txt` job reads its inputs from the 
 come back there; array tasks each bring back their own; a second submission uploads only the changed file;
 .spawnignore is honoured; stage-in/stage-out and S3/EFS path mappings; the estimate shows the upload; a large
 upload and a link leading outside the directory are refused before anything starts."""
-import argparse
 import io
 import json
 import os
@@ -235,14 +234,4 @@ class BeforeAnythingStarts(WorkdirCase):
 
 
 if __name__ == "__main__":
-    import warnings
-    warnings.simplefilter("ignore", ResourceWarning)
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
-    args, rest = parser.parse_known_args()
-    base.SPAWN = os.path.abspath(args.spawn)
-    why = base.sandbox.available()
-    if why:
-        print("skipped: " + why)
-        sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    base.main()
