@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A local endpoint that behaves like EC2 + S3 + STS + SSM + Pricing + per-instance IMDS, for spawn's tests.
+"""A local endpoint that behaves like EC2 + S3 + STS + SSM + Pricing + IAM + per-instance IMDS, for spawn's tests.
 
 Python 3 standard library only. One HTTP port on loopback serves:
   * signed AWS requests (the service is read from the SigV4 credential scope of the Authorization header, which is
@@ -40,6 +40,7 @@ import catalog  # noqa: E402  (the small instance-type table)
 
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 ACCOUNT = "123456789012"
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 CAPACITY_CODES = ("InsufficientInstanceCapacity",)
@@ -164,6 +165,9 @@ class Endpoint:
         self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": []}
         self.local = threading.local()  # the region the current request was signed for
         self.region_offers = {}         # region -> type -> prices (catalog.region_offers), see offers()
+        self.bucket_settings = {}       # bucket -> subresource -> XML (public access block, encryption, lifecycle)
+        self.iam_roles = {}             # name -> {"arn", "trust", "policies": {name: document}, "tags"}
+        self.iam_profiles = {}          # name -> {"arn", "roles": [names], "tags"}
         self.calls: List[dict] = []           # every AWS call: service, action, access key, status
         self.next_ip = 0
         self.server = None
@@ -887,6 +891,36 @@ class Endpoint:
     def _object_path(self, bucket, key):
         return os.path.join(self._bucket_dir(bucket), urllib.parse.quote(key, safe=""))
 
+    BUCKET_SETTINGS = {  # subresource -> (root element of its document, error code when the bucket has none)
+        "publicAccessBlock": ("PublicAccessBlockConfiguration", "NoSuchPublicAccessBlockConfiguration"),
+        "encryption": ("ServerSideEncryptionConfiguration", "ServerSideEncryptionConfigurationNotFoundError"),
+        "lifecycle": ("LifecycleConfiguration", "NoSuchLifecycleConfiguration"),
+    }
+
+    def _bucket_setting(self, bucket, bdir, method, settings, headers, body):
+        """HeadBucket, and Get/Put of the bucket's public access block, default encryption and lifecycle."""
+        if not os.path.isdir(bdir):
+            raise AwsError(404, "NoSuchBucket", "The specified bucket does not exist")
+        if method == "HEAD":
+            return 200, {"x-amz-bucket-region": self.request_region()}, b""
+        [name] = settings
+        root, missing = self.BUCKET_SETTINGS[name]
+        stored = self.bucket_settings.setdefault(bucket, {})
+        if method == "GET":
+            if name not in stored:
+                raise AwsError(404, missing, f"The {name} configuration was not found")
+            return 200, {"Content-Type": "application/xml"}, stored[name]
+        if method == "PUT":
+            if not headers.get("content-md5") and not any(h.startswith("x-amz-checksum-") for h in headers):
+                raise AwsError(400, "InvalidRequest", "Missing required header for this request: Content-MD5")
+            if base64.b64encode(hashlib.md5(body).digest()).decode() != headers.get("content-md5", ""):
+                raise AwsError(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+            if not re.match(rf"\s*(<\?xml[^>]*>\s*)?<{root}[\s>]", body.decode()):
+                raise AwsError(400, "MalformedXML", f"The XML you provided was not well-formed: expected <{root}>")
+            stored[name] = body
+            return 200, {}, b""
+        raise AwsError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+
     def s3(self, method, path, query, headers, body):
         parts = path.lstrip("/").split("/", 1)
         bucket = urllib.parse.unquote(parts[0])
@@ -894,7 +928,15 @@ class Endpoint:
         if not bucket:
             raise AwsError(400, "InvalidRequest", "path-style requests only: /bucket/key")
         bdir = self._bucket_dir(bucket)
+        settings = [q for q in ("publicAccessBlock", "encryption", "lifecycle") if q in query]
+        if not key and (settings or method == "HEAD"):
+            return self._bucket_setting(bucket, bdir, method, settings, headers, body)
         if method == "PUT" and not key:
+            region = self.request_region()
+            constraint = re.search(r"<LocationConstraint>([^<]*)</LocationConstraint>", body.decode() if body else "")
+            if (constraint.group(1) if constraint else "us-east-1") != region:
+                raise AwsError(400, "IllegalLocationConstraintException", f"The {constraint.group(1) if constraint else 'unspecified'} "
+                               f"location constraint is incompatible for the region specific endpoint this request was sent to.")
             if os.path.isdir(bdir):
                 raise AwsError(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
             os.makedirs(bdir)
@@ -995,6 +1037,97 @@ class Endpoint:
             deleted.append(key)
         items = "" if quiet else "".join(f"<Deleted><Key>{escape(k)}</Key></Deleted>" for k in deleted)
         return f'<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="{S3_NS}">{items}</DeleteResult>'
+
+    # ----- IAM (global; the role and instance profile `spawn aws setup` creates) -----
+    def iam(self, action, p):
+        if self.request_region() != "us-east-1":
+            raise AwsError(400, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not "
+                           f"'{self.request_region()}'.")
+        tags = lambda: {t["Key"]: t.get("Value", "") for t in self._structs(p, "Tags.member")}
+        quote = lambda doc: escape(urllib.parse.quote(doc, safe=""))
+
+        def role_xml(name):
+            r = self.iam_roles[name]
+            return (f"<Role><Path>/</Path><RoleName>{escape(name)}</RoleName><RoleId>AROA{r['id']}</RoleId>"
+                    f"<Arn>{r['arn']}</Arn><CreateDate>{r['created']}</CreateDate>"
+                    f"<AssumeRolePolicyDocument>{quote(r['trust'])}</AssumeRolePolicyDocument></Role>")
+
+        def profile_xml(name):
+            pr = self.iam_profiles[name]
+            roles = "".join(f"<member>{role_xml(r)[6:-7]}</member>" for r in pr["roles"])
+            return (f"<InstanceProfile><Path>/</Path><InstanceProfileName>{escape(name)}</InstanceProfileName>"
+                    f"<InstanceProfileId>AIPA{pr['id']}</InstanceProfileId><Arn>{pr['arn']}</Arn>"
+                    f"<CreateDate>{pr['created']}</CreateDate><Roles>{roles}</Roles></InstanceProfile>")
+
+        def answer(result=""):
+            body = f"<{action}Result>{result}</{action}Result>" if result else ""
+            return (f'<{action}Response xmlns="{IAM_NS}">{body}<ResponseMetadata><RequestId>{uuid.uuid4()}'
+                    f"</RequestId></ResponseMetadata></{action}Response>")
+
+        def need(*names):
+            for n in names:
+                if not p.get(n):
+                    raise AwsError(400, "ValidationError", f"1 validation error detected: Value null at '{n}'")
+
+        def role(name):
+            if name not in self.iam_roles:
+                raise AwsError(404, "NoSuchEntity", f"The role with name {name} cannot be found.")
+            return self.iam_roles[name]
+
+        def profile(name):
+            if name not in self.iam_profiles:
+                raise AwsError(404, "NoSuchEntity", f"Instance Profile {name} cannot be found.")
+            return self.iam_profiles[name]
+
+        with self.lock:
+            if action == "GetRole":
+                need("RoleName")
+                role(p["RoleName"])
+                return answer(role_xml(p["RoleName"]))
+            if action == "CreateRole":
+                need("RoleName", "AssumeRolePolicyDocument")
+                if p["RoleName"] in self.iam_roles:
+                    raise AwsError(409, "EntityAlreadyExists", f"Role with name {p['RoleName']} already exists.")
+                json.loads(p["AssumeRolePolicyDocument"])  # a malformed document fails as below
+                self.iam_roles[p["RoleName"]] = {
+                    "id": secrets.token_hex(8).upper(), "arn": f"arn:aws:iam::{ACCOUNT}:role/{p['RoleName']}",
+                    "trust": p["AssumeRolePolicyDocument"], "policies": {}, "tags": tags(), "created": now_iso()}
+                return answer(role_xml(p["RoleName"]))
+            if action == "GetRolePolicy":
+                need("RoleName", "PolicyName")
+                r = role(p["RoleName"])
+                if p["PolicyName"] not in r["policies"]:
+                    raise AwsError(404, "NoSuchEntity", f"The role policy with name {p['PolicyName']} cannot be found.")
+                return answer(f"<RoleName>{escape(p['RoleName'])}</RoleName><PolicyName>{escape(p['PolicyName'])}"
+                              f"</PolicyName><PolicyDocument>{quote(r['policies'][p['PolicyName']])}</PolicyDocument>")
+            if action == "PutRolePolicy":
+                need("RoleName", "PolicyName", "PolicyDocument")
+                try:
+                    json.loads(p["PolicyDocument"])
+                except ValueError:
+                    raise AwsError(400, "MalformedPolicyDocument", "Syntax errors in policy.")
+                role(p["RoleName"])["policies"][p["PolicyName"]] = p["PolicyDocument"]
+                return answer()
+            if action == "GetInstanceProfile":
+                need("InstanceProfileName")
+                profile(p["InstanceProfileName"])
+                return answer(profile_xml(p["InstanceProfileName"]))
+            if action == "CreateInstanceProfile":
+                need("InstanceProfileName")
+                name = p["InstanceProfileName"]
+                if name in self.iam_profiles:
+                    raise AwsError(409, "EntityAlreadyExists", f"Instance Profile {name} already exists.")
+                self.iam_profiles[name] = {"id": secrets.token_hex(8).upper(), "roles": [], "tags": tags(),
+                                           "arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}", "created": now_iso()}
+                return answer(profile_xml(name))
+            if action == "AddRoleToInstanceProfile":
+                need("InstanceProfileName", "RoleName")
+                pr, _ = profile(p["InstanceProfileName"]), role(p["RoleName"])
+                if pr["roles"]:
+                    raise AwsError(409, "LimitExceeded", "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+                pr["roles"].append(p["RoleName"])
+                return answer()
+        raise AwsError(400, "InvalidAction", f"Could not find operation {action} for version 2010-05-08")
 
     # ----- STS, SSM, Pricing -----
     def sts(self, params, access_key):
@@ -1253,8 +1386,9 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{escape(err.code)}</Code>"
                     f"<Message>{escape(err.message)}</Message></Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>")
             self._send(err.status, "text/xml;charset=UTF-8", body)
-        elif service in ("sts",):
-            body = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        elif service in ("sts", "iam"):
+            ns = "https://sts.amazonaws.com/doc/2011-06-15/" if service == "sts" else IAM_NS
+            body = (f'<ErrorResponse xmlns="{ns}"><Error><Type>Sender</Type>'
                     f"<Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message></Error>"
                     f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
             self._send(err.status, "text/xml", body)
@@ -1303,7 +1437,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         access_key, scope_date, region, service, signed, signature = m.groups()
         action = ""
         params = {}
-        if service in ("ec2", "sts"):
+        if service in ("ec2", "sts", "iam"):
             params = {k: v for k, v in urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)}
             action = params.get("Action", "")
         elif service in ("ssm", "pricing"):
@@ -1311,7 +1445,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         else:
             action = f"{self.command} {raw_path}"
         ep.local.region = region
-        call = {"service": service, "action": action, "access_key": access_key, "region": region,
+        call = {"service": service, "action": action, "access_key": access_key, "region": region, "query": raw_query,
                 "security_token": "x-amz-security-token" in headers, "presigned": presigned is not None,
                 "time": time.time()}
         if service == "ec2":
@@ -1348,6 +1482,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                 raise AwsError(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
             if service == "ec2":
                 status, ctype, out, extra = 200, "text/xml;charset=UTF-8", ep.ec2(action, params, access_key), {}
+            elif service == "iam":
+                status, ctype, out, extra = 200, "text/xml", ep.iam(action, params), {}
             elif service == "sts":
                 status, ctype, out, extra = 200, "text/xml", ep.sts(params, access_key), {}
             elif service in ("ssm", "pricing"):

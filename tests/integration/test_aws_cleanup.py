@@ -137,7 +137,7 @@ class AwsCleanupCase(unittest.TestCase):
         nothing = self.spawn("aws", "cleanup", "--dry-run")
         self.assertNotIn("would", nothing.stderr)
 
-    def test_policy_allows_every_call_and_says_instances_need_none(self):
+    def test_policy_allows_every_call_and_the_instance_policy_is_the_prefix_only(self):
         env_bucket = dict(SPAWN_AWS_BUCKET="lab-bucket", SPAWN_AWS_INSTANCE_PROFILE="spawn-node")
         self.env.update(env_bucket)
         p = self.spawn("aws", "policy", "--region", "eu-west-1")
@@ -156,7 +156,12 @@ class AwsCleanupCase(unittest.TestCase):
         self.assertEqual(terminate["Condition"], {"StringEquals": {"ec2:ResourceTag/spawn:managed": "true"}})
         inst = self.spawn("aws", "policy", "--for", "instance")
         self.assertEqual(inst.returncode, 0, inst.stderr)
-        self.assertIn("need no IAM permissions", inst.stdout)
+        self.assertIn("runtime on the instances needs no IAM permission", inst.stderr)
+        # What `aws setup` attaches to the instance role: the job's objects under the prefix, nothing else.
+        instance = json.loads(inst.stdout)
+        self.assertEqual(sorted(a for st in instance["Statement"] for a in st["Action"]),
+                         ["s3:GetObject", "s3:ListBucket", "s3:PutObject"])
+        self.assertIn("arn:aws:s3:::lab-bucket/spawn/*", json.dumps(instance))
 
 
 if __name__ == "__main__":

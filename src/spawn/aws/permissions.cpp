@@ -31,6 +31,20 @@ const std::vector<Permission>& client_permissions() {
       {"GetObject", "s3:GetObject", Scope::objects},
       {"HeadObject", "s3:GetObject", Scope::objects},
       {"DeleteObjects", "s3:DeleteObject", Scope::objects},
+      {"HeadBucket", "s3:ListBucket", Scope::bucket},
+      {"GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", Scope::bucket},
+      {"PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", Scope::bucket},
+      {"GetBucketEncryption", "s3:GetEncryptionConfiguration", Scope::bucket},
+      {"PutBucketEncryption", "s3:PutEncryptionConfiguration", Scope::bucket},
+      {"GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration", Scope::bucket},
+      {"PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration", Scope::bucket},
+      {"GetRole", "iam:GetRole", Scope::iam_setup},
+      {"CreateRole", "iam:CreateRole", Scope::iam_setup},
+      {"GetRolePolicy", "iam:GetRolePolicy", Scope::iam_setup},
+      {"PutRolePolicy", "iam:PutRolePolicy", Scope::iam_setup},
+      {"GetInstanceProfile", "iam:GetInstanceProfile", Scope::iam_setup},
+      {"CreateInstanceProfile", "iam:CreateInstanceProfile", Scope::iam_setup},
+      {"AddRoleToInstanceProfile", "iam:AddRoleToInstanceProfile", Scope::iam_setup},
   };
   return table;
 }
@@ -77,10 +91,34 @@ json user_policy(const PolicyInputs& in) {
   add("SpawnBucket", actions(Scope::bucket), bucket,
       {{"StringLikeIfExists", {{"s3:prefix", {in.prefix + "/*", in.prefix}}}}});
   add("SpawnObjects", actions(Scope::objects), bucket + "/" + in.prefix + "/*");
+  // `spawn aws setup`: the instance role and profile, by name (tags cannot scope IAM's Get* and Add* actions).
+  add("SpawnSetupInstanceRole", actions(Scope::iam_setup),
+      json::array({"arn:aws:iam::*:role/spawn-*", "arn:aws:iam::*:instance-profile/spawn-*"}));
   if (in.instance_profile)
     add("SpawnPassInstanceRole", json::array({"iam:PassRole"}), "arn:aws:iam::*:role/*",
         {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}});
   return {{"Version", "2012-10-17"}, {"Statement", statements}};
+}
+
+json instance_policy(const PolicyInputs& in) {
+  const std::string bucket = "arn:aws:s3:::" + in.bucket;
+  return {{"Version", "2012-10-17"},
+          {"Statement", json::array({{{"Sid", "SpawnJobObjects"},
+                                      {"Effect", "Allow"},
+                                      {"Action", json::array({"s3:GetObject", "s3:PutObject"})},
+                                      {"Resource", bucket + "/" + in.prefix + "/*"}},
+                                     {{"Sid", "SpawnJobListing"},
+                                      {"Effect", "Allow"},
+                                      {"Action", json::array({"s3:ListBucket"})},
+                                      {"Resource", bucket},
+                                      {"Condition", {{"StringLike", {{"s3:prefix", {in.prefix + "/*"}}}}}}}})}};
+}
+
+json instance_trust_policy() {
+  return {{"Version", "2012-10-17"},
+          {"Statement", json::array({{{"Effect", "Allow"},
+                                      {"Principal", {{"Service", "ec2.amazonaws.com"}}},
+                                      {"Action", "sts:AssumeRole"}}})}};
 }
 
 } // namespace spawn::aws

@@ -20,6 +20,7 @@ enum class Scope {
   bucket,           // the bucket itself (create, list under the prefix)
   objects,          // objects under the bucket's prefix
   none,             // allowed to everyone (sts:GetCallerIdentity)
+  iam_setup,        // `spawn aws setup`: only the role and instance profile named spawn-*
 };
 
 struct Permission {
@@ -40,5 +41,12 @@ struct PolicyInputs {
 
 // The IAM policy document (Version 2012-10-17) for the user or role that runs spawn.
 nlohmann::json user_policy(const PolicyInputs& inputs);
+
+// The instance role's policy (what `spawn aws setup` attaches): objects under the bucket's prefix only. spawn's own
+// runtime needs none of it (it reads and writes through presigned URLs); it is for the job's stage-in/out with the
+// AWS CLI under the same prefix.
+nlohmann::json instance_policy(const PolicyInputs& inputs);
+// The trust policy letting EC2 assume the instance role.
+nlohmann::json instance_trust_policy();
 
 } // namespace spawn::aws

@@ -23,6 +23,17 @@ ServiceRequest object_request(const char* operation, const char* method, const s
   return r;
 }
 
+// A request on the bucket itself or one of its subresources (query "lifecycle=").
+ServiceRequest bucket_request(const char* operation, const char* method, const std::string& bucket, std::string query = {}) {
+  ServiceRequest r;
+  r.service = Service::s3;
+  r.operation = operation;
+  r.method = method;
+  r.bucket = bucket;
+  r.query = std::move(query);
+  return r;
+}
+
 std::string xml_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -57,6 +68,58 @@ Result<void> S3Client::create_bucket(const std::string& bucket) {
              xml_escape(m_session->region()) + "</LocationConstraint></CreateBucketConfiguration>";
     r.headers = {{"Content-Type", "application/xml"}};
   }
+  auto response = m_session->send(r);
+  if (!response) return Failure(response.error());
+  return {};
+}
+
+namespace {
+
+struct SettingNames {
+  const char* subresource;
+  const char* get;
+  const char* put;
+  const char* missing;  // the error code of a bucket without the setting
+};
+
+SettingNames names(BucketSetting setting) {
+  switch (setting) {
+  case BucketSetting::public_access_block:
+    return {"publicAccessBlock", "GetPublicAccessBlock", "PutPublicAccessBlock", "NoSuchPublicAccessBlockConfiguration"};
+  case BucketSetting::encryption:
+    return {"encryption", "GetBucketEncryption", "PutBucketEncryption", "ServerSideEncryptionConfigurationNotFoundError"};
+  case BucketSetting::lifecycle:
+    return {"lifecycle", "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration", "NoSuchLifecycleConfiguration"};
+  }
+  return {"", "", "", ""};
+}
+
+} // namespace
+
+Result<bool> S3Client::head_bucket(const std::string& bucket) {
+  auto response = m_session->send(bucket_request("HeadBucket", "HEAD", bucket));
+  if (!response) {
+    if (response.error().http_status == 404) return false;
+    return Failure(response.error());
+  }
+  return true;
+}
+
+Result<std::optional<std::string>> S3Client::get_bucket_setting(const std::string& bucket, BucketSetting setting) {
+  const SettingNames n = names(setting);
+  auto response = m_session->send(bucket_request(n.get, "GET", bucket, std::string(n.subresource) + "="));
+  if (!response) {
+    if (response.error().code == n.missing) return std::optional<std::string>();
+    return Failure(response.error());
+  }
+  return std::optional<std::string>(std::move(response->body));
+}
+
+Result<void> S3Client::put_bucket_setting(const std::string& bucket, BucketSetting setting, const std::string& document) {
+  const SettingNames n = names(setting);
+  ServiceRequest r = bucket_request(n.put, "PUT", bucket, std::string(n.subresource) + "=");
+  r.headers = {{"Content-Type", "application/xml"}, {"Content-MD5", md5_base64(document)}};
+  r.body = document;
   auto response = m_session->send(r);
   if (!response) return Failure(response.error());
   return {};

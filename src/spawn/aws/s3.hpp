@@ -32,12 +32,23 @@ struct ListObjectsRequest {
   std::string continuation_token;
 };
 
+// A bucket-level setting `spawn aws setup` reads and writes (the ?publicAccessBlock, ?encryption, ?lifecycle
+// subresources: GetPublicAccessBlock/PutPublicAccessBlock, Get/PutBucketEncryption,
+// Get/PutBucketLifecycleConfiguration).
+enum class BucketSetting { public_access_block, encryption, lifecycle };
+
 class S3Client {
 public:
   explicit S3Client(std::shared_ptr<Session> session) : m_session(std::move(session)) {}
 
   // Creates bucket in the session's region (LocationConstraint outside us-east-1).
   Result<void> create_bucket(const std::string& bucket);
+  // Whether the bucket exists and is ours to use (HeadBucket): false on 404; 403 (someone else's) is an error.
+  Result<bool> head_bucket(const std::string& bucket);
+  // The setting's XML document, or nullopt when the bucket has none.
+  Result<std::optional<std::string>> get_bucket_setting(const std::string& bucket, BucketSetting setting);
+  // Replaces the setting with the XML document.
+  Result<void> put_bucket_setting(const std::string& bucket, BucketSetting setting, const std::string& document);
   // Stores body under key; returns the ETag.
   Result<std::string> put_object(const std::string& bucket, const std::string& key, const std::string& body,
                                  const std::string& content_type = "application/octet-stream");

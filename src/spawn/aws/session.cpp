@@ -20,6 +20,7 @@ const char* to_string(Service service) {
   case Service::sts: return "sts";
   case Service::ssm: return "ssm";
   case Service::pricing: return "pricing";
+  case Service::iam: return "iam";
   }
   return "?";
 }
@@ -142,6 +143,7 @@ std::string Session::endpoint(Service service, const std::optional<std::string>&
   std::string suffix = r.starts_with("cn-") ? ".amazonaws.com.cn" : ".amazonaws.com";
   switch (service) {
   case Service::pricing: return "https://api.pricing." + r + suffix;
+  case Service::iam: return r.starts_with("cn-") ? "https://iam.cn-north-1.amazonaws.com.cn" : "https://iam.amazonaws.com";
   default: return std::string("https://") + to_string(service) + "." + r + suffix;
   }
 }

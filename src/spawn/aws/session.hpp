@@ -15,8 +15,8 @@
 
 namespace spawn::aws {
 
-enum class Service { ec2, s3, sts, ssm, pricing };
-// The signing name and lower-case id: "ec2", "s3", "sts", "ssm", "pricing".
+enum class Service { ec2, s3, sts, ssm, pricing, iam };
+// The signing name and lower-case id: "ec2", "s3", "sts", "ssm", "pricing", "iam".
 const char* to_string(Service service);
 
 // Exponential backoff with full jitter: before attempt n+1 sleep uniform(0, min(cap, base * 2^n)).

@@ -69,6 +69,11 @@ const std::vector<Command>& commands() {
       {"aws policy", "[--for user|instance] [--region R] [--config FILE]",
        "the least-privilege IAM policy (JSON) for whoever runs spawn, from the operations the client sends",
        cmd_aws_policy},
+      {"aws setup", "[--region R] [--bucket NAME] [--expire-days N] [--dry-run] [--config FILE]",
+       "create what is missing, idempotently: the S3 bucket (public access blocked, encrypted, spawn's objects "
+       "expiring), a security group for the instances (no inbound), the instance role and profile; prints the "
+       "config lines naming them",
+       cmd_aws_setup},
       {"config", "show|path [--config FILE] [--config-profile NAME] [--json]",
        "every setting with its value and where it came from (show), or the file spawn reads (path)", cmd_config},
   };

@@ -203,12 +203,6 @@ int cmd_aws_policy(const std::vector<std::string>& raw) {
   if (who != "user" && who != "instance")
     throw Error("spawn aws policy: --for takes user or instance, got \"" + who + "\"").with_exit_status(2);
   auto args = parse("aws policy", rest, false);
-  if (who == "instance") {
-    std::cout << "The instances need no IAM permissions: each reads its manifest and task files and writes its logs,\n"
-                 "outputs and exit status through presigned S3 URLs in its user data, and terminates itself by\n"
-                 "powering off (InstanceInitiatedShutdownBehavior=terminate). aws.instance_profile is optional.\n";
-    return 0;
-  }
   auto config = load(args);
   const auto& s = config.settings();
   aws::PolicyInputs inputs;
@@ -216,6 +210,14 @@ int cmd_aws_policy(const std::vector<std::string>& raw) {
   inputs.bucket = s.aws.bucket.value_or("*");
   inputs.prefix = s.aws.prefix;
   inputs.instance_profile = s.aws.instance_profile.has_value();
+  if (who == "instance") {
+    // spawn's runtime needs none of it (presigned URLs, power-off); the job's own S3 use under the prefix does.
+    std::cerr << "spawn: the runtime on the instances needs no IAM permission (it uses presigned S3 URLs and powers "
+                 "off); this policy, which `spawn aws setup` attaches to the instance role, lets jobs read and write "
+                 "under the bucket's prefix\n";
+    std::cout << aws::instance_policy(inputs).dump(2) << "\n";
+    return 0;
+  }
   std::cout << aws::user_policy(inputs).dump(2) << "\n";
   return 0;
 }

@@ -23,5 +23,6 @@ int cmd_cost(const std::vector<std::string>& args);
 int cmd_aws_list(const std::vector<std::string>& args);
 int cmd_aws_cleanup(const std::vector<std::string>& args);
 int cmd_aws_policy(const std::vector<std::string>& args);
+int cmd_aws_setup(const std::vector<std::string>& args);
 
 } // namespace spawn::cli
