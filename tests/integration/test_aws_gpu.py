@@ -4,18 +4,14 @@
 (NVIDIA driver, Amazon Linux 2023) that the public SSM parameter names, the script sees the Slurm GPU environment
 the shared runtime sets, output and exit code come back and the instance is terminated. A config AMI
 wins over the default; a Graviton type boots the arm64 Amazon Linux 2023 AMI."""
-import argparse
 import json
 import os
 import re
 import sys
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
-import sandbox  # noqa: E402
 import test_aws_provider  # noqa: E402  (its AwsProviderCase: endpoint with user data executed, spawn, helpers)
-from endpoint import Config  # noqa: E402
 
 DLAMI = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
 AL2023_ARM = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
@@ -83,12 +79,4 @@ class GpuJob(test_aws_provider.AwsProviderCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spawn", default=os.path.join(HERE, "..", "..", "build", "spawn"))
-    args, rest = parser.parse_known_args()
-    test_aws_provider.SPAWN = os.path.abspath(args.spawn)
-    why = sandbox.available()
-    if why:
-        print("skipped: " + why)
-        sys.exit(77)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    test_aws_provider.main()

@@ -7,19 +7,14 @@ import argparse
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
-from endpoint import Config, Endpoint  # noqa: E402
+import test_catalog_refresh  # noqa: E402  (its AwsCliCase: endpoint, private HOME, spawn)
+from test_catalog_refresh import SECRET  # noqa: E402
 
-SPAWN = None
-KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 BUCKET = "spawn-123456789012-us-east-1"  # the default name: account and region
 WRITES = re.compile(r"^(Create|Put|Add|Authorize|Delete|Run|Terminate)")
 S3_ACTIONS = {"HeadBucket": "s3:ListBucket", "CreateBucket": "s3:CreateBucket",
@@ -41,21 +36,7 @@ def s3_operation(call):
     return {"HEAD": "HeadBucket", "PUT": "CreateBucket"}.get(method, method)
 
 
-class AwsSetup(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="spawn-aws-setup-test-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.ep = Endpoint(Config(credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
-        self.addCleanup(self.ep.stop)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPAWN_", "SLURM_", "XDG_"))}
-        self.env.update(SPAWN_HOME=os.path.join(self.dir, "spawn-home"), HOME=self.dir, AWS_ACCESS_KEY_ID=KEY,
-                        AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1", AWS_ENDPOINT_URL=self.ep.url,
-                        AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-
-    def spawn(self, *args):
-        return subprocess.run([SPAWN, *args], env=self.env, cwd=self.dir, capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
-
+class AwsSetup(test_catalog_refresh.AwsCliCase):
     def operations(self, since=0):
         return [s3_operation(c) if c["service"] == "s3" else c["action"] for c in self.ep.calls[since:]]
 
@@ -174,5 +155,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--spawn", required=True)
     args, rest = parser.parse_known_args()
-    SPAWN = os.path.abspath(args.spawn)
+    test_catalog_refresh.SPAWN = os.path.abspath(args.spawn)
     unittest.main(argv=[sys.argv[0]] + rest)

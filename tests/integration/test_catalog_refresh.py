@@ -39,9 +39,10 @@ def region_prices(path, region):
     return out
 
 
-class CatalogRefresh(unittest.TestCase):
+class AwsCliCase(unittest.TestCase):
+    """A local endpoint (no user data executed) and spawn pointed at it with a private HOME; test_aws_setup too."""
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="spawn-catalog-refresh-test-")
+        self.dir = tempfile.mkdtemp(prefix=f"spawn-{type(self).__name__.lower()}-test-")
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.ep = Endpoint(Config(credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
         self.addCleanup(self.ep.stop)
@@ -49,11 +50,16 @@ class CatalogRefresh(unittest.TestCase):
         self.env.update(SPAWN_HOME=os.path.join(self.dir, "spawn-home"), HOME=self.dir, AWS_ACCESS_KEY_ID=KEY,
                         AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1", AWS_ENDPOINT_URL=self.ep.url,
                         AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-        self.cache = os.path.join(self.dir, ".cache", "spawn", "catalog", "aws-ec2.catalog")
 
     def spawn(self, *args):
         return subprocess.run([SPAWN, *args], env=self.env, cwd=self.dir, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
+
+
+class CatalogRefresh(AwsCliCase):
+    def setUp(self):
+        super().setUp()
+        self.cache = os.path.join(self.dir, ".cache", "spawn", "catalog", "aws-ec2.catalog")
 
     def listing(self, *args):
         p = self.spawn("catalog", "list", "--json", "--limit", "0", *args)

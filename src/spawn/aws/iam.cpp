@@ -59,40 +59,49 @@ Result<std::string> IamClient::call(const std::string& action, QueryParams param
   return std::move(response->body);
 }
 
-Result<std::optional<IamRole>> IamClient::get_role(const std::string& name) {
-  auto body = call("GetRole", {{"RoleName", name}});
-  if (!body) {
-    if (no_such_entity(body.error())) return std::optional<IamRole>();
-    return Failure(body.error());
-  }
-  pugi::xml_document doc;
-  auto root = xml::parse(doc, *body, Service::iam, "GetRole", k_iam_signing_region);
+namespace {
+
+// The <ActionResult> element of one call's answer (doc keeps it alive).
+Result<pugi::xml_node> result_of(IamClient& iam, pugi::xml_document& doc, const std::string& action, QueryParams params) {
+  auto body = iam.call(action, std::move(params));
+  if (!body) return Failure(body.error());
+  auto root = xml::parse(doc, *body, Service::iam, action, k_iam_signing_region);
   if (!root) return Failure(root.error());
-  return std::optional<IamRole>(role_from(root->child("GetRoleResult").child("Role")));
+  return root->child((action + "Result").c_str());
+}
+
+// A Get* call: nullopt when IAM answers NoSuchEntity, else read(<ActionResult>).
+template <typename T, typename Read>
+Result<std::optional<T>> get_entity(IamClient& iam, const std::string& action, QueryParams params, Read read) {
+  pugi::xml_document doc;
+  auto result = result_of(iam, doc, action, std::move(params));
+  if (!result) {
+    if (no_such_entity(result.error())) return std::optional<T>();
+    return Failure(result.error());
+  }
+  return std::optional<T>(read(*result));
+}
+
+} // namespace
+
+Result<std::optional<IamRole>> IamClient::get_role(const std::string& name) {
+  return get_entity<IamRole>(*this, "GetRole", {{"RoleName", name}},
+                             [](const pugi::xml_node& r) { return role_from(r.child("Role")); });
 }
 
 Result<IamRole> IamClient::create_role(const std::string& name, const std::string& assume_role_policy,
                                        const std::string& description, const std::vector<Tag>& tags) {
   QueryParams p{{"RoleName", name}, {"AssumeRolePolicyDocument", assume_role_policy}, {"Description", description}};
   add_tags(p, tags);
-  auto body = call("CreateRole", std::move(p));
-  if (!body) return Failure(body.error());
   pugi::xml_document doc;
-  auto root = xml::parse(doc, *body, Service::iam, "CreateRole", k_iam_signing_region);
-  if (!root) return Failure(root.error());
-  return role_from(root->child("CreateRoleResult").child("Role"));
+  auto result = result_of(*this, doc, "CreateRole", std::move(p));
+  if (!result) return Failure(result.error());
+  return role_from(result->child("Role"));
 }
 
 Result<std::optional<std::string>> IamClient::get_role_policy(const std::string& role, const std::string& policy_name) {
-  auto body = call("GetRolePolicy", {{"RoleName", role}, {"PolicyName", policy_name}});
-  if (!body) {
-    if (no_such_entity(body.error())) return std::optional<std::string>();
-    return Failure(body.error());
-  }
-  pugi::xml_document doc;
-  auto root = xml::parse(doc, *body, Service::iam, "GetRolePolicy", k_iam_signing_region);
-  if (!root) return Failure(root.error());
-  return std::optional<std::string>(url_decode(root->child("GetRolePolicyResult").child_value("PolicyDocument")));
+  return get_entity<std::string>(*this, "GetRolePolicy", {{"RoleName", role}, {"PolicyName", policy_name}},
+                                 [](const pugi::xml_node& r) { return url_decode(r.child_value("PolicyDocument")); });
 }
 
 Result<void> IamClient::put_role_policy(const std::string& role, const std::string& policy_name, const std::string& document) {
@@ -102,26 +111,17 @@ Result<void> IamClient::put_role_policy(const std::string& role, const std::stri
 }
 
 Result<std::optional<InstanceProfile>> IamClient::get_instance_profile(const std::string& name) {
-  auto body = call("GetInstanceProfile", {{"InstanceProfileName", name}});
-  if (!body) {
-    if (no_such_entity(body.error())) return std::optional<InstanceProfile>();
-    return Failure(body.error());
-  }
-  pugi::xml_document doc;
-  auto root = xml::parse(doc, *body, Service::iam, "GetInstanceProfile", k_iam_signing_region);
-  if (!root) return Failure(root.error());
-  return std::optional<InstanceProfile>(profile_from(root->child("GetInstanceProfileResult").child("InstanceProfile")));
+  return get_entity<InstanceProfile>(*this, "GetInstanceProfile", {{"InstanceProfileName", name}},
+                                     [](const pugi::xml_node& r) { return profile_from(r.child("InstanceProfile")); });
 }
 
 Result<InstanceProfile> IamClient::create_instance_profile(const std::string& name, const std::vector<Tag>& tags) {
   QueryParams p{{"InstanceProfileName", name}};
   add_tags(p, tags);
-  auto body = call("CreateInstanceProfile", std::move(p));
-  if (!body) return Failure(body.error());
   pugi::xml_document doc;
-  auto root = xml::parse(doc, *body, Service::iam, "CreateInstanceProfile", k_iam_signing_region);
-  if (!root) return Failure(root.error());
-  return profile_from(root->child("CreateInstanceProfileResult").child("InstanceProfile"));
+  auto result = result_of(*this, doc, "CreateInstanceProfile", std::move(p));
+  if (!result) return Failure(result.error());
+  return profile_from(result->child("InstanceProfile"));
 }
 
 Result<void> IamClient::add_role_to_instance_profile(const std::string& profile, const std::string& role) {
