@@ -56,7 +56,9 @@ def one_run(spawn, tasks, scale):
         env.update(SPAWN_HOME=os.path.join(d, "home"), AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL=ep.url, SPAWN_AWS_BUCKET="bench",
                    SPAWN_INSTANCE_TYPES="c5.large", AWS_CONFIG_FILE="/dev/null",
-                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                   # The provider paces launches by the account's bucket: here the endpoint's, scaled.
+                   SPAWN_AWS_LAUNCH_BURST=str(RUN_BUCKET), SPAWN_AWS_LAUNCH_RATE=str(RUN_REFILL * scale))
         start = time.time()
         proc = subprocess.Popen([spawn, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"], cwd=work,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

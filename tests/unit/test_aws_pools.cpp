@@ -37,6 +37,23 @@ TEST(AwsPools, CooldownSkipsAFailedPoolUntilItEnds) {
   EXPECT_EQ(cooldown.first_available(pools, 1600)->instance_type, "a.large");
 }
 
+TEST(AwsPools, LaunchBucketAsAwsRefillsIt) {
+  LaunchBucket bucket(1000, 2);
+  EXPECT_EQ(bucket.available(0), 1000u);
+  bucket.take(1000, 0);
+  EXPECT_EQ(bucket.available(0), 0u);
+  EXPECT_DOUBLE_EQ(bucket.wait_for(1, 0), 0.5);
+  EXPECT_DOUBLE_EQ(bucket.wait_for(64, 0), 32.0);
+  EXPECT_EQ(bucket.available(10), 20u);        // 2 per second
+  bucket.take(20, 10);
+  EXPECT_EQ(bucket.available(10.4), 0u);       // 0.8 of an instance
+  EXPECT_EQ(bucket.available(10.5), 1u);
+  EXPECT_EQ(bucket.available(10000), 1000u);   // never above the capacity
+  EXPECT_DOUBLE_EQ(bucket.wait_for(5000, 10000), 0.0);  // asks beyond the capacity wait for a full bucket only
+  bucket.take(5000, 10000);                    // a grant larger than the estimate (another limit) empties it
+  EXPECT_EQ(bucket.available(10000), 0u);
+}
+
 TEST(AwsPools, BatchSizes) {
   EXPECT_EQ(batch_sizes(1000, 500), (std::vector<std::size_t>{500, 500}));
   EXPECT_EQ(batch_sizes(20, 500), (std::vector<std::size_t>{20}));

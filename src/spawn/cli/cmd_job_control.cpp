@@ -20,6 +20,7 @@
 #include "providers/slurm/slurm_provider.hpp"
 #include "runtime/output_pattern.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace spawn::cli {
@@ -113,19 +114,18 @@ std::vector<Row> job_rows(const engine::JobRecord& job, const std::vector<engine
 }
 
 json task_json(const engine::TaskRecord& t, bool is_array) {
-  auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
   return {{"id", format_task_id(t.ref, is_array)},
           {"index", t.ref.index},
           {"task_job_id", t.task_job_id},
           {"state", to_string(t.state)},
           {"reason", t.reason},
-          {"exit_code", opt(t.exit_code)},
+          {"exit_code", util::json_or_null(t.exit_code)},
           {"restart_count", t.restart_count},
-          {"handle", opt(t.handle)},
-          {"provider", opt(t.provider)},
+          {"handle", util::json_or_null(t.handle)},
+          {"provider", util::json_or_null(t.provider)},
           {"submit_time", t.submit_time},
-          {"start_time", opt(t.start_time)},
-          {"end_time", opt(t.end_time)}};
+          {"start_time", util::json_or_null(t.start_time)},
+          {"end_time", util::json_or_null(t.end_time)}};
 }
 
 json job_json(const engine::JobRecord& job, const std::vector<engine::TaskRecord>* tasks, const engine::Progress& p) {

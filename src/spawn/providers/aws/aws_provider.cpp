@@ -43,6 +43,10 @@ std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -58,19 +62,6 @@ std::string random_hex(std::size_t n) {
   std::lock_guard lock(mutex);
   std::string out;
   while (out.size() < n) out += "0123456789abcdef"[engine() & 15];
-  return out;
-}
-
-// "0-4,7,9-10" for sorted indices.
-std::string compress_indices(std::vector<std::uint64_t> v) {
-  std::sort(v.begin(), v.end());
-  std::string out;
-  for (std::size_t i = 0; i < v.size();) {
-    std::size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
-    out += (out.empty() ? "" : ",") + std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
-    i = j + 1;
-  }
   return out;
 }
 
@@ -104,7 +95,9 @@ std::string short_host() {
 
 class AwsProvider final : public engine::Provider {
 public:
-  explicit AwsProvider(AwsOptions options) : m_options(std::move(options)), m_cooldown(m_options.cooldown_seconds) {}
+  explicit AwsProvider(AwsOptions options)
+      : m_options(std::move(options)), m_cooldown(m_options.cooldown_seconds),
+        m_launch_bucket(m_options.launch_burst, m_options.launch_rate) {}
 
   std::string name() const override { return "aws"; }
 
@@ -185,6 +178,13 @@ private:
   AwsOptions m_options;
   bool m_adopted = false;
   Cooldown m_cooldown;
+  LaunchBucket m_launch_bucket;  // the account's RunInstances allowance as estimated here
+  // Waits until the launch bucket holds n instances (at most its capacity); how many may be asked for then.
+  std::size_t pace_launch(std::size_t n) {
+    if (auto wait = m_launch_bucket.wait_for(n, steady_seconds()); wait > 0)
+      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    return m_launch_bucket.available(steady_seconds());
+  }
   std::shared_ptr<Session> m_session;
   std::unique_ptr<Ec2Client> m_ec2;
   std::unique_ptr<S3Client> m_s3;
@@ -387,7 +387,9 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
         results[p.position] = Unexpected("no EC2 capacity: every pool failed recently: " + util::join(names, ", "));
       break;
     }
-    std::size_t take = std::min(remaining.size(), m_options.max_per_call);
+    // No more than the account's RunInstances bucket holds: beyond it EC2 throttles or cuts the grant short, which
+    // would read as a lack of capacity. Once the bucket is drained, launches go at its refill rate.
+    std::size_t take = std::min({remaining.size(), m_options.max_per_call, std::max<std::size_t>(1, pace_launch(1))});
     std::vector<Prepared> batch(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
     std::vector<ManifestEntry> entries;
     std::vector<std::uint64_t> indices;
@@ -452,7 +454,7 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
     run.key_name = m_options.key_pair;
     run.iam_instance_profile = m_options.instance_profile;
     run.root_volume_gib = m_options.root_volume_gib;
-    std::string task_list = compress_indices(indices);
+    std::string task_list = util::compress_indices(indices);
     run.tags = {{"spawn:job", std::to_string(job_id)},
                 {"spawn:task", task_list.size() > 250 ? task_list.substr(0, 247) + "..." : task_list},
                 {"spawn:batch", token},
@@ -471,6 +473,7 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
                  (tried.empty() ? "" : " (before that: " + util::join(tried, "; ") + ")"));
       continue;
     }
+    m_launch_bucket.take(reservation->instances.size(), steady_seconds());
     std::map<int, std::string> by_index;
     std::map<int, const Instance*> launched;
     for (const auto& inst : reservation->instances) {
@@ -731,7 +734,9 @@ Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& re
     run.tags.back().value = util::quote(plan.job_name).size() > 2 ? "spawn-" + std::to_string(job_id) + "-" + plan.job_name
                                                                   : "spawn-" + std::to_string(job_id);
     run.tags.push_back({"spawn:batch", token});
+    pace_launch(static_cast<std::size_t>(count));
     auto reservation = m_ec2->run_instances(run);
+    if (reservation) m_launch_bucket.take(reservation->instances.size(), steady_seconds());
     if (!reservation) {
       const auto& e = reservation.error();
       if (!e.is_capacity_error())
@@ -852,6 +857,8 @@ AwsOptions options_from_environment() {
   if (auto v = env_or("SPAWN_AWS_INSTANCE_PROFILE"); !v.empty()) o.instance_profile = v;
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_ROOT_VOLUME_GIB"))) o.root_volume_gib = static_cast<int>(*v);
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_COOLDOWN_SECONDS"))) o.cooldown_seconds = static_cast<std::int64_t>(*v);
+  if (auto v = util::parse_double(env_or("SPAWN_AWS_LAUNCH_BURST")); v && *v >= 1) o.launch_burst = *v;
+  if (auto v = util::parse_double(env_or("SPAWN_AWS_LAUNCH_RATE")); v && *v > 0) o.launch_rate = *v;
   if (auto v = env_or("AWS_PROFILE"); !v.empty()) o.profile = v;
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_LOG_SYNC_SECONDS")); v && *v > 0) o.log_sync_seconds = static_cast<int>(*v);
   return o;

@@ -1,5 +1,7 @@
 #include "providers/aws/pools.hpp"
 
+#include <algorithm>
+
 namespace spawn::providers::aws {
 
 std::string describe(const Pool& pool) {
@@ -53,6 +55,27 @@ std::vector<std::size_t> batch_sizes(std::size_t n, std::size_t max_per_call) {
     n -= take;
   }
   return out;
+}
+
+void LaunchBucket::refill(double now) {
+  if (m_at >= 0 && now > m_at) m_tokens = std::min(m_capacity, m_tokens + (now - m_at) * m_refill);
+  if (now > m_at) m_at = now;
+}
+
+std::size_t LaunchBucket::available(double now) {
+  refill(now);
+  return m_tokens < 1 ? 0 : static_cast<std::size_t>(m_tokens);
+}
+
+double LaunchBucket::wait_for(std::size_t n, double now) {
+  refill(now);
+  double want = std::min(static_cast<double>(n), m_capacity);
+  return m_tokens >= want || m_refill <= 0 ? 0.0 : (want - m_tokens) / m_refill;
+}
+
+void LaunchBucket::take(std::size_t n, double now) {
+  refill(now);
+  m_tokens = std::max(0.0, m_tokens - static_cast<double>(n));
 }
 
 } // namespace spawn::providers::aws

@@ -50,6 +50,26 @@ private:
   std::map<std::string, std::pair<std::int64_t, std::string>> m_failed;  // describe(pool) -> (time, reason)
 };
 
+// The account's RunInstances resource bucket as seen from here (AWS: 1,000 instances, refilling 2 per second,
+// per account and region). Asking EC2 for more instances than the bucket holds only earns RequestLimitExceeded or
+// a grant cut short, which would look like a lack of capacity; so the provider asks for at most what this estimate
+// holds and waits for refills beyond it. Times in seconds (fractional).
+class LaunchBucket {
+public:
+  LaunchBucket(double capacity = 1000, double refill_per_second = 2) : m_capacity(capacity), m_refill(refill_per_second), m_tokens(capacity) {}
+  // Whole instances that may be asked for at `now`.
+  std::size_t available(double now);
+  // Seconds from `now` until `n` (at most the capacity) are available.
+  double wait_for(std::size_t n, double now);
+  // Records that n instances were launched at `now`.
+  void take(std::size_t n, double now);
+
+private:
+  void refill(double now);
+  double m_capacity, m_refill, m_tokens;
+  double m_at = -1;
+};
+
 // Splits n tasks into launch batches of at most max_per_call (EC2 takes up to 1,000 per call; fewer keeps a
 // manifest small and a capacity error cheap).
 std::vector<std::size_t> batch_sizes(std::size_t n, std::size_t max_per_call);
