@@ -151,11 +151,10 @@ class Sandbox:
         if reason:
             raise RuntimeError("cannot sandbox user data: " + reason)
         init = self._prepare(payload)
-        with self.lock:
+        with self.lock, open(os.path.join(self.root, "init.log"), "wb") as log:
             self.process = subprocess.Popen(
                 ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork", "--mount-proc", "--propagation", "private",
-                 "/bin/sh", init], stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.root, "init.log"), "wb"),
-                stderr=subprocess.STDOUT, start_new_session=True)
+                 "/bin/sh", init], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self):
         """Ends every process of the sandbox (its PID namespace dies with its init)."""

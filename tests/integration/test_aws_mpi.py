@@ -241,8 +241,10 @@ class Lifecycle(AwsMpiCase):
     def started_on_node_0(self):
         for inst in self.ep.instances.values():
             log = os.path.join(self.dir, "ep", "instances", inst.id, "tmp", "spawn", "bootstrap.log")
-            if os.path.exists(log) and "starting" in open(log).read():
-                return True
+            if os.path.exists(log):
+                with open(log) as f:
+                    if "starting" in f.read():
+                        return True
         return False
 
     def test_cancel_terminates_every_node_and_deletes_the_groups(self):

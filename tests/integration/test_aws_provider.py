@@ -36,7 +36,8 @@ def wait_for(predicate, timeout=30.0):
 class AwsProviderCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="spawn-aws-provider-test-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        if not os.environ.get("SPAWN_TEST_KEEP"):  # SPAWN_TEST_KEEP=1: the instances' files stay, to read after a failure
+            self.addCleanup(shutil.rmtree, self.dir, True)
         self.ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1,
                                   minute_seconds=1.0, credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
         self.addCleanup(self.ep.stop)

@@ -79,6 +79,9 @@ cohort_fail() {
   off
 }
 # spawn's own sshd on the node's private address: the job's host key, the job's key the only one authorized.
+# Its sessions run as srun's tasks do under Slurm: with the environment spawn passes, never root's ~/.bashrc (bash
+# reads that file for a command sshd starts at SHLVL 0, and an AMI's or a host's rc file can be slow or hang: a
+# stale `pyenv rehash` lock held every remote command for 60 s). SHLVL=1 is bash's own way to tell it is not.
 cohort_sshd() {
   local sshd pam=no
   sshd=$(command -v sshd || echo /usr/sbin/sshd)
@@ -98,7 +101,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM $pam
 StrictModes no
-SetEnv "SPAWN_NODE_ROOT=$root" "SPAWN_NODE_DIR=$dir"
+SetEnv "SHLVL=1" "SPAWN_NODE_ROOT=$root" "SPAWN_NODE_DIR=$dir"
 EOF
   "$sshd" -f "$dir/ssh/sshd_config" -E "$dir/ssh/sshd.log" || { say "sshd did not start (see $dir/ssh/sshd.log)"; return 1; }
   say "sshd listening on $node_ip:$cohort_port"
