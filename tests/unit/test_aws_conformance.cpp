@@ -553,6 +553,12 @@ void send_every_request(Fixture& f) {
   f.expect("s3", "HeadObject", [&] { (void)s3.head_object("spawn-bucket", "jobs/7/out.txt"); });
   f.expect("s3", "ListObjectsV2", [&] { (void)s3.list_objects("spawn-bucket", "jobs/7/"); });
   f.expect("s3", "ListObjectsV2", [&] { (void)s3.list_objects_page({"spawn-bucket", "jobs/", std::string("/"), 10, ""}); });
+  f.expect("s3", "CreateMultipartUpload", [&] { (void)s3.create_multipart_upload("spawn-bucket", "spawn/files/ab cd"); });
+  f.expect("s3", "UploadPart", [&] { (void)s3.upload_part("spawn-bucket", "spawn/files/ab cd", "VXBsb2FkIElE+/=", 10000, "part"); });
+  f.expect("s3", "CompleteMultipartUpload", [&] {
+    (void)s3.complete_multipart_upload("spawn-bucket", "spawn/files/ab cd", "VXBsb2FkIElE+/=", {{1, "\"a1\""}, {2, "\"b2\""}});
+  });
+  f.expect("s3", "AbortMultipartUpload", [&] { (void)s3.abort_multipart_upload("spawn-bucket", "spawn/files/ab cd", "VXBsb2FkIElE+/="); });
   f.expect("s3", "DeleteObjects", [&] { (void)s3.delete_objects("spawn-bucket", {"a", "b&c<d>"}); });
   // spawn aws setup
   f.expect("s3", "HeadBucket", [&] { (void)s3.head_bucket("spawn-bucket"); });
@@ -614,7 +620,7 @@ TEST(AwsConformance, EveryRequestMatchesTheBotocoreModels) {
   }
   for (const auto& p : c.problems) ADD_FAILURE() << p;
   // Every operation the client implements was seen (both pages of the paginated ones).
-  EXPECT_EQ(c.operations_checked.size(), 39u);
+  EXPECT_EQ(c.operations_checked.size(), 43u);
   EXPECT_GE(c.parameters_checked.size(), 90u);
   std::cout << "conformance: " << c.operations_checked.size() << " operations, " << c.parameters_checked.size()
             << " distinct operation parameters checked against botocore models\n";

@@ -13,11 +13,13 @@ using namespace spawn::aws;
 
 namespace {
 
-// Every operation named in the client's sources: call("X"), operation = "X", and the JSON services' targets.
+// Every operation named in the client's sources: call("X"), operation = "X", S3's object_request("X", ...) and
+// its kin, and the JSON services' targets.
 std::set<std::string> operations_in_client() {
   std::filesystem::path dir = std::filesystem::path(SPAWN_TEST_DATA) / ".." / ".." / "src" / "spawn" / "aws";
   const std::regex patterns[] = {std::regex(R"(\bcall\("([A-Z][A-Za-z0-9]+)\")"),
                                  std::regex(R"(operation = \"([A-Z][A-Za-z0-9]+)\")"),
+                                 std::regex(R"(\b[a-z]+_request\("([A-Z][A-Za-z0-9]+)\")"),
                                  std::regex(R"(\"(?:AmazonSSM|AWSPriceListService)\", \"([A-Z][A-Za-z0-9]+)\")")};
   std::set<std::string> out;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
@@ -38,7 +40,8 @@ std::set<std::string> operations_in_client() {
 TEST(AwsPermissions, EveryOperationTheClientSendsHasARow) {
   auto ops = operations_in_client();
   ASSERT_GE(ops.size(), 15u); // the scan found the client
-  for (const auto& op : {"RunInstances", "TerminateInstances", "PutObject", "GetParameter", "GetProducts"})
+  for (const auto& op : {"RunInstances", "TerminateInstances", "PutObject", "GetParameter", "GetProducts", "UploadPart",
+                         "AbortMultipartUpload"})
     EXPECT_TRUE(ops.count(op)) << op;
   for (const auto& op : ops) {
     bool found = false;

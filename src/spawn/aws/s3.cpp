@@ -1,6 +1,12 @@
 #include "aws/s3.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "aws/encoding.hpp"
 #include "aws/xml.hpp"
@@ -138,6 +144,248 @@ Result<std::string> S3Client::put_object(const std::string& bucket, const std::s
   auto response = m_session->send(r);
   if (!response) return Failure(response.error());
   return response->header("etag");
+}
+
+Result<MultipartSettings> multipart_settings(const Environment& env) {
+  MultipartSettings settings;
+  for (auto [name, value] : {std::pair{"SPAWN_AWS_MULTIPART_THRESHOLD", &settings.threshold},
+                             std::pair{"SPAWN_AWS_MULTIPART_PART_BYTES", &settings.part_bytes}}) {
+    auto text = env(name);
+    if (!text || text->empty()) continue;
+    auto bytes = util::parse_uint(util::trim(*text));
+    if (!bytes || *bytes == 0) {
+      AwsError e;
+      e.kind = ErrorKind::config;
+      e.service = "s3";
+      e.message = std::string(name) + "=" + util::quote(*text) + ": expected a number of bytes above 0";
+      return Failure(e);
+    }
+    *value = *bytes;
+  }
+  return settings;
+}
+
+std::uint64_t multipart_part_bytes(std::uint64_t size, std::uint64_t configured) {
+  std::uint64_t for_count = size / k_s3_max_parts + (size % k_s3_max_parts ? 1 : 0);
+  return std::max({configured, for_count, k_s3_min_part_bytes});
+}
+
+namespace {
+
+// A request on one object's multipart upload (query "uploads=", "partNumber=N&uploadId=X" or "uploadId=X").
+ServiceRequest upload_request(const char* operation, const char* method, const std::string& bucket, const std::string& key,
+                              std::vector<std::pair<std::string, std::string>> query) {
+  ServiceRequest r = object_request(operation, method, bucket, key);
+  r.query = canonical_query(std::move(query));
+  return r;
+}
+
+// The whole exchange's time limit for a body of bytes: 30 s plus 4 s per MiB (a link of 256 KiB/s still finishes).
+std::chrono::milliseconds upload_timeout(std::size_t bytes) {
+  return std::chrono::milliseconds(30'000 + static_cast<std::int64_t>(bytes / (1 << 20)) * 4'000);
+}
+
+// The SHA-256 of a stream, fed as it passes.
+class RunningSha256 {
+public:
+  RunningSha256() : m_ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr); }
+  ~RunningSha256() { EVP_MD_CTX_free(m_ctx); }
+  RunningSha256(const RunningSha256&) = delete;
+  RunningSha256& operator=(const RunningSha256&) = delete;
+  void update(std::string_view bytes) { EVP_DigestUpdate(m_ctx, bytes.data(), bytes.size()); }
+  std::string hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(m_ctx, digest, &len);
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) out += {digits[digest[i] >> 4], digits[digest[i] & 15]};
+    return out;
+  }
+
+private:
+  EVP_MD_CTX* m_ctx;
+};
+
+// An open file descriptor, closed when it goes.
+struct FileHandle {
+  int fd = -1;
+  ~FileHandle() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Reads exactly length bytes from fd into buffer (resized to length); a short read is an error.
+std::optional<std::string> read_exactly(int fd, std::string& buffer, std::size_t length) {
+  buffer.resize(length);
+  std::size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::read(fd, buffer.data() + done, length - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::string("read error: ") + std::strerror(errno);
+    if (n == 0) return std::string("shorter than it was when the upload began (changed while it was being uploaded)");
+    done += static_cast<std::size_t>(n);
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+Result<std::string> S3Client::create_multipart_upload(const std::string& bucket, const std::string& key,
+                                                      const std::string& content_type) {
+  ServiceRequest r = upload_request("CreateMultipartUpload", "POST", bucket, key, {{"uploads", ""}});
+  r.headers = {{"Content-Type", content_type}};
+  auto response = m_session->send(r);
+  if (!response) return Failure(response.error());
+  pugi::xml_document doc;
+  auto root = xml::parse(doc, response->body, Service::s3, "CreateMultipartUpload", m_session->region());
+  if (!root) return Failure(root.error());
+  std::string id(util::trim(root->child_value("UploadId")));
+  if (id.empty()) {
+    AwsError e;
+    e.kind = ErrorKind::parse;
+    e.service = "s3";
+    e.operation = "CreateMultipartUpload";
+    e.region = m_session->region();
+    e.message = "the answer carries no UploadId";
+    return Failure(e);
+  }
+  return id;
+}
+
+Result<std::string> S3Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                          int part_number, std::string body) {
+  ServiceRequest r = upload_request("UploadPart", "PUT", bucket, key, {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}});
+  r.headers = {{"Content-MD5", md5_base64(body)}};
+  r.timeout = upload_timeout(body.size());
+  r.body = std::move(body);
+  auto response = m_session->send(r);
+  if (!response) return Failure(response.error());
+  return response->header("etag");
+}
+
+Result<std::string> S3Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                                        const std::string& upload_id, const std::vector<CompletedPart>& parts) {
+  std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (const auto& p : parts)
+    body += "<Part><ETag>" + xml_escape(p.etag) + "</ETag><PartNumber>" + std::to_string(p.number) + "</PartNumber></Part>";
+  body += "</CompleteMultipartUpload>";
+  ServiceRequest r = upload_request("CompleteMultipartUpload", "POST", bucket, key, {{"uploadId", upload_id}});
+  r.headers = {{"Content-Type", "application/xml"}};
+  r.body = std::move(body);
+  // S3 may answer 200 and report a failure in the body (it keeps the connection alive while it assembles the
+  // parts): an <Error> document there is an error, retried like a 5xx when it is transient.
+  for (int attempt = 1;; ++attempt) {
+    auto response = m_session->send(r);
+    if (!response) return Failure(response.error());
+    pugi::xml_document doc;
+    auto root = xml::parse(doc, response->body, Service::s3, "CompleteMultipartUpload", m_session->region());
+    if (!root) return Failure(root.error());
+    if (std::string_view(root->name()) != "Error") return std::string(util::trim(root->child_value("ETag")));
+    AwsError e = parse_error_response(*response);
+    e.service = "s3";
+    e.operation = "CompleteMultipartUpload";
+    e.region = m_session->region();
+    e.attempts = attempt;
+    if (!e.retryable() || attempt >= 3) return Failure(e);
+  }
+}
+
+Result<void> S3Client::abort_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id) {
+  auto response = m_session->send(upload_request("AbortMultipartUpload", "DELETE", bucket, key, {{"uploadId", upload_id}}));
+  if (!response) return Failure(response.error());
+  return {};
+}
+
+Result<PutFileResult> S3Client::put_file(const std::string& bucket, const std::string& key, const std::filesystem::path& path,
+                                         const std::optional<MultipartSettings>& settings, const std::string& content_type) {
+  const std::string where = "uploading " + path.string() + " to s3://" + bucket + "/" + key;
+  auto fail = [&](AwsError e) {
+    e.message = where + ": " + e.message;
+    return Failure(std::move(e));
+  };
+  auto local = [&](const char* operation, const std::string& what) {
+    AwsError e;
+    e.kind = ErrorKind::config;
+    e.service = "s3";
+    e.operation = operation;
+    e.region = m_session->region();
+    e.message = what;
+    return fail(e);
+  };
+  MultipartSettings s;
+  if (settings) {
+    s = *settings;
+  } else {
+    auto configured = multipart_settings(m_session->environment());
+    if (!configured) return fail(configured.error());
+    s = *configured;
+  }
+  FileHandle file;
+  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) return local("PutObject", std::string("cannot read it: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return local("PutObject", "not a regular file");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > k_s3_max_object_bytes) return local("PutObject", std::to_string(size) + " bytes: S3 objects are at most 5 TiB");
+  PutFileResult result;
+  result.bytes = size;
+  RunningSha256 sha;
+  std::string buffer;
+  if (size <= std::min(s.threshold, k_s3_max_put_bytes)) {
+    if (auto error = read_exactly(file.fd, buffer, size)) return local("PutObject", *error);
+    sha.update(buffer);
+    ServiceRequest r = object_request("PutObject", "PUT", bucket, key);
+    r.headers = {{"Content-Type", content_type}, {"Content-MD5", md5_base64(buffer)}};
+    r.body = std::move(buffer);
+    r.timeout = upload_timeout(r.body.size());
+    auto response = m_session->send(r);
+    if (!response) return fail(response.error());
+    result.etag = response->header("etag");
+    result.sha256 = sha.hex();
+    return result;
+  }
+  const std::uint64_t part_bytes = multipart_part_bytes(size, s.part_bytes);
+  if (part_bytes > k_s3_max_part_bytes)
+    return local("UploadPart", "parts of " + std::to_string(part_bytes) + " bytes: S3's parts are at most 5 GiB");
+  const std::uint64_t count = size / part_bytes + (size % part_bytes ? 1 : 0);
+  auto id = create_multipart_upload(bucket, key, content_type);
+  if (!id) return fail(id.error());
+  // From here on every failure aborts the upload, so S3 keeps (and bills) no orphaned parts.
+  auto abandon = [&](AwsError e) {
+    if (auto aborted = abort_multipart_upload(bucket, key, *id); !aborted)
+      e.message += " (the unfinished upload could not be aborted either: " + aborted.error().to_string() +
+                   "; the bucket's AbortIncompleteMultipartUpload rule from `spawn aws setup` removes it)";
+    return fail(std::move(e));
+  };
+  std::vector<CompletedPart> parts;
+  for (std::uint64_t n = 1; n <= count; ++n) {
+    const std::uint64_t length = n < count ? part_bytes : size - part_bytes * (count - 1);
+    if (auto error = read_exactly(file.fd, buffer, length)) {
+      AwsError e;
+      e.kind = ErrorKind::config;
+      e.service = "s3";
+      e.operation = "UploadPart";
+      e.region = m_session->region();
+      e.message = *error;
+      return abandon(e);
+    }
+    sha.update(buffer);
+    auto etag = upload_part(bucket, key, *id, static_cast<int>(n), std::move(buffer));
+    buffer.clear();
+    if (!etag) {
+      AwsError e = etag.error();
+      e.message = "part " + std::to_string(n) + " of " + std::to_string(count) + ": " + e.message;
+      return abandon(e);
+    }
+    parts.push_back({static_cast<int>(n), *etag});
+  }
+  auto etag = complete_multipart_upload(bucket, key, *id, parts);
+  if (!etag) return abandon(etag.error());
+  result.etag = *etag;
+  result.parts = count;
+  result.sha256 = sha.hex();
+  return result;
 }
 
 Result<std::string> S3Client::get_object(const std::string& bucket, const std::string& key) {

@@ -2,6 +2,7 @@
 // Typed S3 operations (REST-XML, 2006-03-01). Addressing is virtual-hosted against AWS and path-style when an
 // endpoint is overridden (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); every request carries x-amz-content-sha256.
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,39 @@ struct ListObjectsRequest {
 // Get/PutBucketLifecycleConfiguration).
 enum class BucketSetting { public_access_block, encryption, lifecycle };
 
+// S3's limits on uploads (AWS's "Amazon S3 multipart upload limits").
+inline constexpr std::uint64_t k_s3_min_part_bytes = 5ull << 20;      // every part but the last
+inline constexpr std::uint64_t k_s3_max_part_bytes = 5ull << 30;
+inline constexpr std::uint64_t k_s3_max_parts = 10'000;
+inline constexpr std::uint64_t k_s3_max_put_bytes = 5ull << 30;       // one PutObject
+inline constexpr std::uint64_t k_s3_max_object_bytes = 5ull << 40;
+
+// How put_file sends a file: at or below threshold one PutObject, above it a multipart upload in parts of
+// part_bytes (the AWS CLI's defaults: 8 MiB each; spawn's 16 MiB halves the requests for the same memory bound).
+struct MultipartSettings {
+  std::uint64_t threshold = 16ull << 20;
+  std::uint64_t part_bytes = 16ull << 20;
+};
+// The defaults with SPAWN_AWS_MULTIPART_THRESHOLD / SPAWN_AWS_MULTIPART_PART_BYTES (bytes) over them; a value that
+// is not a whole number of bytes (or a zero threshold) is a config error naming the variable and the value.
+Result<MultipartSettings> multipart_settings(const Environment& env);
+// The part size for an object of size bytes: the configured size, raised to S3's 5 MiB minimum and to
+// ceil(size / 10,000) so no upload needs more than 10,000 parts.
+std::uint64_t multipart_part_bytes(std::uint64_t size, std::uint64_t configured);
+
+// What put_file sent.
+struct PutFileResult {
+  std::string etag;          // S3's; a multipart object's is "<md5 of the parts' md5s>-<parts>"
+  std::string sha256;        // lower-case hex SHA-256 of the bytes sent (the caller compares it with what it expected)
+  std::uint64_t bytes = 0;
+  std::uint64_t parts = 0;   // 0: one PutObject
+};
+
+struct CompletedPart {
+  int number = 0;
+  std::string etag;
+};
+
 class S3Client {
 public:
   explicit S3Client(std::shared_ptr<Session> session) : m_session(std::move(session)) {}
@@ -52,6 +86,22 @@ public:
   // Stores body under key; returns the ETag.
   Result<std::string> put_object(const std::string& bucket, const std::string& key, const std::string& body,
                                  const std::string& content_type = "application/octet-stream");
+  // Streams the file at path to key, never holding more than one part (or the whole file when at or below the
+  // threshold) in memory: one PutObject, or CreateMultipartUpload + UploadPart (each with Content-MD5) +
+  // CompleteMultipartUpload. Any failure aborts the multipart upload (no parts left behind) and the error names
+  // the file and s3://bucket/key. settings nullopt: multipart_settings(the session's environment).
+  Result<PutFileResult> put_file(const std::string& bucket, const std::string& key, const std::filesystem::path& path,
+                                 const std::optional<MultipartSettings>& settings = std::nullopt,
+                                 const std::string& content_type = "application/octet-stream");
+  // The multipart operations put_file is made of. create_multipart_upload returns the UploadId, upload_part the
+  // part's ETag, complete_multipart_upload the object's ETag (an <Error> document in a 200 answer is an error).
+  Result<std::string> create_multipart_upload(const std::string& bucket, const std::string& key,
+                                              const std::string& content_type = "application/octet-stream");
+  Result<std::string> upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                  int part_number, std::string body);
+  Result<std::string> complete_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                                const std::vector<CompletedPart>& parts);
+  Result<void> abort_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id);
   // The object's bytes; a missing key is an AwsError with code NoSuchKey.
   Result<std::string> get_object(const std::string& bucket, const std::string& key);
   // The object's bytes from offset on (a ranged GET, `Range: bytes=offset-`): empty when it holds no more than

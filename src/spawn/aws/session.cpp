@@ -195,6 +195,7 @@ Result<HttpResponse> Session::send(const ServiceRequest& request) {
   http.method = request.method;
   http.url = base + path + (request.query.empty() ? std::string() : "?" + request.query);
   http.body = request.body;
+  if (request.timeout) http.timeout = *request.timeout;
 
   int attempt = 0;
   while (true) {

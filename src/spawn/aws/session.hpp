@@ -49,6 +49,7 @@ struct ServiceRequest {
   std::string body;
   std::string bucket;                        // S3: the bucket (virtual-hosted or path-style as the endpoint allows)
   std::optional<std::string> signing_region; // Pricing: its own region
+  std::optional<std::chrono::milliseconds> timeout;  // the whole exchange; nullopt: the transport's 30 s
 };
 
 class Session {
@@ -58,6 +59,8 @@ public:
 
   const std::string& region() const { return m_region; }
   const ProfileSource& profile() const { return m_profile; }
+  // The environment the session reads its settings from (the process's, or the one the options gave).
+  const Environment& environment() const { return m_options.environment; }
   // The base URL for service (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, profile endpoint_url, else AWS's).
   std::string endpoint(Service service, const std::optional<std::string>& region = std::nullopt) const;
   // Whether an endpoint override applies to service (then S3 is addressed path-style).

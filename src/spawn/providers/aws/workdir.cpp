@@ -523,14 +523,17 @@ Expected<JobFiles> upload_job_files(const Transfer& t, const Plan& plan, const f
       if (e.kind == 'f') by_hash.emplace(e.sha256, &e);
     for (const auto& sha : missing_blobs(*tree, stored)) {
       const auto& e = *by_hash.at(sha);
-      auto body = util::read_file(fs::path(plan.work_dir) / e.path);
-      if (!body) return Unexpected(body.error());
-      if (spawn::aws::sha256_hex(*body) != sha)
+      // Streamed (one part in memory at a time); the hash of what went up must be the one the listing names.
+      auto put = t.s3.put_file(t.bucket, blob_prefix + sha, fs::path(plan.work_dir) / e.path);
+      if (!put) return Unexpected(put.error().to_string());
+      if (put->sha256 != sha) {
+        // A blob must hold what its name says: a later submission would take it as stored.
+        auto removed = t.s3.delete_objects(t.bucket, {blob_prefix + sha});
         return Unexpected(plan.work_dir + "/" + e.path + ": changed while it was being uploaded (is something writing there? leave it out "
-                          "with .spawnignore); submit again");
-      if (auto put = t.s3.put_object(t.bucket, blob_prefix + sha, *body); !put)
-        return Unexpected("uploading " + plan.work_dir + "/" + e.path + " to s3://" + t.bucket + "/" + blob_prefix + sha +
-                          ": " + put.error().to_string());
+                          "with .spawnignore); submit again" +
+                          (removed && removed->empty() ? std::string()
+                                                       : " after deleting s3://" + t.bucket + "/" + blob_prefix + sha + " by hand"));
+      }
       ++out.uploaded_files;
       out.uploaded_bytes += e.size;
     }

@@ -1,0 +1,247 @@
+// S3Client::put_file against a fake S3 transport: one PutObject at or below the threshold, a multipart upload
+// above it (part sizes and count, the 10,000-part rule, the parts' bodies are the file), every failure aborting the
+// upload and naming the file and key, a 200 answer with an <Error> body taken as the error it is, and the settings
+// from SPAWN_AWS_MULTIPART_THRESHOLD / SPAWN_AWS_MULTIPART_PART_BYTES.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <unistd.h>
+
+#include "aws/encoding.hpp"
+#include "aws/s3.hpp"
+#include "util/strings.hpp"
+
+using namespace spawn::aws;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1ull << 20;
+
+// Answers as S3 does: an UploadId, each part's ETag (the MD5 of its body), the object's ETag at Complete.
+// on_request may replace an answer (to fail a part) or act (to change the file while it is being read).
+class FakeS3 final : public Transport {
+public:
+  spawn::Expected<HttpResponse> send(const HttpRequest& request) override {
+    requests.push_back(request);
+    HttpResponse r;
+    r.status = 200;
+    const std::string& q = query(request);
+    if (request.method == "POST" && q == "uploads=") {
+      r.body = "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>";
+    } else if (request.method == "PUT") {
+      r.headers = {{"etag", "\"" + md5_hex(request.body) + "\""}};
+    } else if (request.method == "POST" && q == "uploadId=up-1") {
+      r.body = "<CompleteMultipartUploadResult><ETag>\"abc-5\"</ETag></CompleteMultipartUploadResult>";
+    } else if (request.method == "DELETE") {
+      r.status = 204;
+    }
+    if (on_request) on_request(request, r);
+    return r;
+  }
+  static std::string query(const HttpRequest& request) {
+    auto q = request.url.find('?');
+    return q == std::string::npos ? std::string() : request.url.substr(q + 1);
+  }
+  static std::string md5_hex(const std::string& body) {
+    auto raw = *base64_decode(md5_base64(body));
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) out += {digits[c >> 4], digits[c & 15]};
+    return out;
+  }
+  std::vector<HttpRequest> requests;
+  std::function<void(const HttpRequest&, HttpResponse&)> on_request;
+};
+
+struct Fixture {
+  std::shared_ptr<FakeS3> s3 = std::make_shared<FakeS3>();
+  std::shared_ptr<Session> session;
+  static inline int s_counter = 0;
+  fs::path dir = fs::temp_directory_path() / ("spawn-multipart-" + std::to_string(::getpid()) + "-" + std::to_string(s_counter++));
+
+  Fixture() : Fixture(std::map<std::string, std::string>{}) {}
+  explicit Fixture(std::map<std::string, std::string> env) {
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1";
+    SessionOptions o;
+    o.region = "us-east-1";
+    o.environment = fixed_environment(env);
+    o.transport = s3;
+    o.credentials = CredentialsProvider::fixed({"AKIDEXAMPLE", "secret", "", std::nullopt, "test"});
+    o.retry.max_attempts = 1;
+    session = *Session::create(o);
+    fs::create_directories(dir);
+  }
+  ~Fixture() { fs::remove_all(dir); }
+  // A file of size random bytes.
+  fs::path file(std::uint64_t size, const std::string& name = "data.bin") {
+    std::string bytes(size, '\0');
+    std::mt19937_64 random(size);
+    for (auto& c : bytes) c = static_cast<char>(random());
+    fs::path p = dir / name;
+    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    content = bytes;
+    return p;
+  }
+  std::vector<HttpRequest> with(const std::string& method, const std::string& query_start) const {
+    std::vector<HttpRequest> out;
+    for (const auto& r : s3->requests)
+      if (r.method == method && FakeS3::query(r).starts_with(query_start)) out.push_back(r);
+    return out;
+  }
+  std::string content;
+};
+
+std::string header(const HttpRequest& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (spawn::util::iequals(k, name)) return v;
+  return {};
+}
+
+} // namespace
+
+TEST(AwsMultipart, PartSizeKeepsEveryUploadWithinS3Limits) {
+  EXPECT_EQ(multipart_part_bytes(100 * MiB, 16 * MiB), 16 * MiB);  // the configured size
+  EXPECT_EQ(multipart_part_bytes(100 * MiB, 1 * MiB), 5 * MiB);    // never below S3's minimum
+  // 1 TiB in 16 MiB parts would be 65,536 parts: the part grows to ceil(size / 10,000).
+  const std::uint64_t tib = 1ull << 40;
+  EXPECT_EQ(multipart_part_bytes(tib, 16 * MiB), tib / 10'000 + 1);
+  for (std::uint64_t size : std::vector<std::uint64_t>{16 * MiB + 1, 160'000 * MiB, 160'000 * MiB + 1, tib, k_s3_max_object_bytes, 123'456'789'012ull}) {
+    std::uint64_t part = multipart_part_bytes(size, 16 * MiB);
+    std::uint64_t count = (size + part - 1) / part;
+    EXPECT_LE(count, k_s3_max_parts) << size;
+    EXPECT_GE(part, k_s3_min_part_bytes) << size;
+    EXPECT_LE(part, k_s3_max_part_bytes) << size;
+  }
+}
+
+TEST(AwsMultipart, AtOrBelowTheThresholdOnePutObject) {
+  Fixture f;
+  auto path = f.file(8 * MiB);
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
+  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_EQ(f.s3->requests.size(), 1u);
+  const auto& r = f.s3->requests[0];
+  EXPECT_EQ(r.method, "PUT");
+  EXPECT_EQ(FakeS3::query(r), "");
+  EXPECT_TRUE(r.body == f.content);
+  EXPECT_EQ(header(r, "Content-MD5"), md5_base64(f.content));
+  EXPECT_EQ(put->parts, 0u);
+  EXPECT_EQ(put->bytes, 8 * MiB);
+  EXPECT_EQ(put->sha256, sha256_hex(f.content));
+  // An empty file is one empty PutObject.
+  Fixture g;
+  auto empty = S3Client(g.session).put_file("b", "files/e", g.file(0));
+  ASSERT_TRUE(empty) << empty.error().to_string();
+  ASSERT_EQ(g.s3->requests.size(), 1u);
+  EXPECT_EQ(empty->sha256, sha256_hex(""));
+}
+
+TEST(AwsMultipart, AboveTheThresholdPartsOfThePartSizeInOrder) {
+  Fixture f;
+  auto path = f.file(24 * MiB + 3);
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
+  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_EQ(f.with("POST", "uploads=").size(), 1u);
+  auto parts = f.with("PUT", "partNumber=");
+  ASSERT_EQ(parts.size(), 5u);
+  std::string joined;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_EQ(FakeS3::query(parts[i]), "partNumber=" + std::to_string(i + 1) + "&uploadId=up-1");
+    EXPECT_EQ(parts[i].body.size(), i < 4 ? 5 * MiB : 4 * MiB + 3) << i;
+    EXPECT_EQ(header(parts[i], "Content-MD5"), md5_base64(parts[i].body));
+    joined += parts[i].body;
+  }
+  EXPECT_TRUE(joined == f.content);
+  EXPECT_TRUE(f.with("PUT", "").size() == 5u) << "no PutObject besides the parts";
+  auto complete = f.with("POST", "uploadId=up-1");
+  ASSERT_EQ(complete.size(), 1u);
+  std::string expected = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    expected += "<Part><ETag>&quot;" + FakeS3::md5_hex(parts[i].body) + "&quot;</ETag><PartNumber>" + std::to_string(i + 1) +
+                "</PartNumber></Part>";
+  EXPECT_EQ(complete[0].body, expected + "</CompleteMultipartUpload>");
+  EXPECT_TRUE(f.with("DELETE", "").empty());
+  EXPECT_EQ(put->parts, 5u);
+  EXPECT_EQ(put->etag, "\"abc-5\"");
+  EXPECT_EQ(put->sha256, sha256_hex(f.content));
+}
+
+TEST(AwsMultipart, SettingsComeFromTheEnvironment) {
+  Fixture f(std::map<std::string, std::string>{{"SPAWN_AWS_MULTIPART_THRESHOLD", "6291456"}, {"SPAWN_AWS_MULTIPART_PART_BYTES", "5242880"}});
+  auto put = S3Client(f.session).put_file("b", "k", f.file(12 * MiB));
+  ASSERT_TRUE(put) << put.error().to_string();
+  EXPECT_EQ(put->parts, 3u);  // 5 + 5 + 2 MiB
+  auto defaults = multipart_settings(fixed_environment({}));
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->threshold, 16 * MiB);
+  EXPECT_EQ(defaults->part_bytes, 16 * MiB);
+  Fixture bad(std::map<std::string, std::string>{{"SPAWN_AWS_MULTIPART_PART_BYTES", "16M"}});
+  auto refused = S3Client(bad.session).put_file("b", "k", bad.file(1));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("SPAWN_AWS_MULTIPART_PART_BYTES=\"16M\""), std::string::npos) << refused.error().message;
+  EXPECT_TRUE(bad.s3->requests.empty());
+}
+
+TEST(AwsMultipart, AFailedPartAbortsTheUploadAndNamesFileAndKey) {
+  Fixture f;
+  f.s3->on_request = [](const HttpRequest& r, HttpResponse& answer) {
+    if (FakeS3::query(r).starts_with("partNumber=3&")) {
+      answer.status = 400;
+      answer.body = "<Error><Code>InvalidArgument</Code><Message>refused</Message></Error>";
+    }
+  };
+  auto path = f.file(24 * MiB);
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
+  ASSERT_FALSE(put);
+  std::string text = put.error().to_string();
+  EXPECT_NE(text.find(path.string()), std::string::npos) << text;
+  EXPECT_NE(text.find("s3://b/files/x"), std::string::npos) << text;
+  EXPECT_NE(text.find("part 3 of 5"), std::string::npos) << text;
+  EXPECT_EQ(put.error().code, "InvalidArgument");
+  EXPECT_EQ(f.with("PUT", "partNumber=").size(), 3u) << "no part after the failed one";
+  EXPECT_TRUE(f.with("POST", "uploadId=").empty()) << "never completed";
+  auto aborts = f.with("DELETE", "uploadId=up-1");
+  ASSERT_EQ(aborts.size(), 1u);
+  EXPECT_EQ(f.s3->requests.back().method, "DELETE");
+}
+
+TEST(AwsMultipart, AnErrorInACompleteAnswerOf200IsAnError) {
+  Fixture f;
+  int completes = 0;
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse& answer) {
+    if (r.method == "POST" && FakeS3::query(r) == "uploadId=up-1") {
+      ++completes;
+      answer.body = "<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>";
+    }
+  };
+  auto put = S3Client(f.session).put_file("b", "files/x", f.file(11 * MiB), MultipartSettings{8 * MiB, 5 * MiB});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, "InternalError");
+  EXPECT_EQ(completes, 3) << "a transient error in a 200 answer is retried";
+  EXPECT_EQ(f.with("DELETE", "uploadId=up-1").size(), 1u);
+}
+
+TEST(AwsMultipart, AFileThatShrinksWhileBeingReadAbortsTheUpload) {
+  Fixture f;
+  auto path = f.file(16 * MiB);
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse&) {
+    if (FakeS3::query(r).starts_with("partNumber=1&")) fs::resize_file(path, 6 * MiB);
+  };
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
+  ASSERT_FALSE(put);
+  EXPECT_NE(put.error().message.find("changed while it was being uploaded"), std::string::npos) << put.error().message;
+  EXPECT_EQ(f.with("DELETE", "uploadId=up-1").size(), 1u);
+  EXPECT_TRUE(f.with("POST", "uploadId=").empty());
+}
+
+TEST(AwsMultipart, AMissingFileIsAnErrorNamingIt) {
+  Fixture f;
+  auto put = S3Client(f.session).put_file("b", "k", f.dir / "absent.bin");
+  ASSERT_FALSE(put);
+  EXPECT_NE(put.error().message.find((f.dir / "absent.bin").string()), std::string::npos) << put.error().message;
+  EXPECT_TRUE(f.s3->requests.empty());
+}
