@@ -25,6 +25,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import socketserver
 import sys
 import threading
@@ -62,6 +63,7 @@ class Config:
     credentials: Dict[str, str] = field(default_factory=dict)  # access key -> secret: signatures verified
     verify_signatures: bool = True        # when the secret is known
     require_known_keys: bool = False      # unknown access keys answer AuthFailure
+    max_put_bytes: int = 5 << 30          # the largest single PutObject (S3: 5 GiB); above it EntityTooLarge
     execute_user_data: bool = False       # really run user data in a sandbox (sandbox.py)
     instance_environment: Dict[str, str] = field(default_factory=dict)  # more variables for every sandboxed user data
     private_ip_prefix: str = "127.77"     # instance k gets 127.77.(k//250).(k%250+2): reachable on loopback
@@ -166,6 +168,8 @@ class Endpoint:
         self.local = threading.local()  # the region the current request was signed for
         self.region_offers = {}         # region -> type -> prices (catalog.region_offers), see offers()
         self.bucket_settings = {}       # bucket -> subresource -> XML (public access block, encryption, lifecycle)
+        self.uploads = {}               # multipart UploadId -> {"bucket", "key", "parts": {number: (md5 hex, size)}}
+        self.multipart_etags = {}       # (bucket, key) -> the ETag of an object a multipart upload made
         self.iam_roles = {}             # name -> {"arn", "trust", "policies": {name: document}, "tags"}
         self.iam_profiles = {}          # name -> {"arn", "roles": [names], "tags"}
         self.calls: List[dict] = []           # every AWS call: service, action, access key, status
@@ -943,13 +947,18 @@ class Endpoint:
             return 200, {"Location": "/" + bucket}, b""
         if not os.path.isdir(bdir):
             raise AwsError(404, "NoSuchBucket", "The specified bucket does not exist")
+        operation = self.s3_operation(method, key, query)
+        fault = self._consume("errors", lambda f: f.get("action") == operation)
+        if fault and not fault.get("in_body"):
+            raise AwsError(int(fault.get("status", 500)), fault["code"], fault.get("message", fault["code"]))
+        if operation in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"):
+            return self._multipart(operation, bucket, key, query, headers, body, fault)
         if method == "PUT":
+            if len(body) > self.config.max_put_bytes:
+                raise AwsError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
             if headers.get("content-md5") and base64.b64encode(hashlib.md5(body).digest()).decode() != headers["content-md5"]:
                 raise AwsError(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
-            tmp = self._object_path(bucket, key) + ".part-" + secrets.token_hex(4)
-            with open(tmp, "wb") as f:
-                f.write(body)
-            os.replace(tmp, self._object_path(bucket, key))
+            self._store(bucket, key, [body])
             return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, b""
         if method in ("GET", "HEAD") and key:
             fp = self._object_path(bucket, key)
@@ -958,7 +967,7 @@ class Endpoint:
             with open(fp, "rb") as f:
                 data = f.read()
             mtime = datetime.datetime.fromtimestamp(os.path.getmtime(fp), datetime.timezone.utc)
-            hdrs = {"ETag": f'"{hashlib.md5(data).hexdigest()}"', "Last-Modified": mtime.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            hdrs = {"ETag": self._etag(bucket, key, data), "Last-Modified": mtime.strftime("%a, %d %b %Y %H:%M:%S GMT"),
                     "Content-Type": "application/octet-stream", "Content-Length": str(len(data))}
             ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", headers.get("range", ""))
             if ranged and method == "GET":  # one byte range, as S3: 206 with Content-Range, 416 past the end
@@ -974,11 +983,146 @@ class Endpoint:
         if method == "POST" and "delete" in query:
             return 200, {"Content-Type": "application/xml"}, self._delete_objects(bucket, headers, body).encode()
         if method == "DELETE" and key:
+            self._remove(bucket, key)
+            return 204, {}, b""
+        raise AwsError(501, "NotImplemented", f"{method} {path} is not implemented by the local endpoint")
+
+    @staticmethod
+    def s3_operation(method, key, query):
+        """The S3 operation a request on an existing bucket is (the names botocore's model gives them)."""
+        if key and method == "POST" and "uploads" in query:
+            return "CreateMultipartUpload"
+        if key and "uploadId" in query:
+            return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload",
+                    "GET": "ListParts"}.get(method, method)
+        if key:
+            return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(method, method)
+        if method == "POST" and "delete" in query:
+            return "DeleteObjects"
+        return "ListObjectsV2" if method == "GET" else method
+
+    def _store(self, bucket, key, chunks, etag=None):
+        """Writes the object atomically from chunks (bytes or file paths); etag: a multipart object's own."""
+        fp = self._object_path(bucket, key)
+        tmp = fp + ".part-" + secrets.token_hex(4)
+        with open(tmp, "wb") as f:
+            for c in chunks:
+                if isinstance(c, bytes):
+                    f.write(c)
+                else:
+                    with open(c, "rb") as part:
+                        shutil.copyfileobj(part, f, 1 << 20)
+        with self.lock:
+            os.replace(tmp, fp)
+            if etag:
+                self.multipart_etags[(bucket, key)] = etag
+            else:
+                self.multipart_etags.pop((bucket, key), None)
+
+    def _remove(self, bucket, key):
+        with self.lock:
             fp = self._object_path(bucket, key)
             if os.path.isfile(fp):
                 os.remove(fp)
+            self.multipart_etags.pop((bucket, key), None)
+
+    def _etag(self, bucket, key, data):
+        with self.lock:
+            return self.multipart_etags.get((bucket, key)) or f'"{hashlib.md5(data).hexdigest()}"'
+
+    def _upload_dir(self, upload_id):
+        return os.path.join(self.state_dir, "s3-uploads", upload_id)
+
+    MIN_PART_BYTES = 5 << 20     # every part but the last (S3's EntityTooSmall)
+    MAX_PART_BYTES = 5 << 30
+    MAX_PARTS = 10000
+
+    def _multipart(self, operation, bucket, key, query, headers, body, fault):
+        """CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload as S3 answers them: the
+        object appears only at Complete, with the ETag "<md5 of the parts' binary md5s>-<count>"."""
+        import xml.etree.ElementTree as ET
+        if operation == "CreateMultipartUpload":
+            upload_id = base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
+            os.makedirs(self._upload_dir(upload_id))
+            with self.lock:
+                self.uploads[upload_id] = {"bucket": bucket, "key": key, "parts": {}}
+            return 200, {"Content-Type": "application/xml"}, (
+                f'<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult xmlns="{S3_NS}"><Bucket>'
+                f"{escape(bucket)}</Bucket><Key>{escape(key)}</Key><UploadId>{upload_id}</UploadId>"
+                f"</InitiateMultipartUploadResult>").encode()
+        upload_id = query.get("uploadId", "")
+        with self.lock:
+            upload = self.uploads.get(upload_id)
+        if upload is None or upload["bucket"] != bucket or upload["key"] != key:
+            raise AwsError(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
+                           "or the upload may have been aborted or completed.")
+        if operation == "AbortMultipartUpload":
+            with self.lock:
+                self.uploads.pop(upload_id, None)
+            shutil.rmtree(self._upload_dir(upload_id), True)
             return 204, {}, b""
-        raise AwsError(501, "NotImplemented", f"{method} {path} is not implemented by the local endpoint")
+        if operation == "UploadPart":
+            number = int(query.get("partNumber", "0")) if query.get("partNumber", "").isdigit() else 0
+            if not 1 <= number <= self.MAX_PARTS:
+                raise AwsError(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
+            if len(body) > self.MAX_PART_BYTES:
+                raise AwsError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+            if headers.get("content-md5") and base64.b64encode(hashlib.md5(body).digest()).decode() != headers["content-md5"]:
+                raise AwsError(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+            md5 = hashlib.md5(body).hexdigest()
+            tmp = os.path.join(self._upload_dir(upload_id), f"{number}.tmp-{secrets.token_hex(4)}")
+            with open(tmp, "wb") as f:
+                f.write(body)
+            os.replace(tmp, os.path.join(self._upload_dir(upload_id), str(number)))
+            with self.lock:
+                upload["parts"][number] = (md5, len(body))
+            return 200, {"ETag": f'"{md5}"'}, b""
+        # CompleteMultipartUpload
+        if fault:  # S3 may answer 200 and put the failure in the body
+            return 200, {"Content-Type": "application/xml"}, (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(fault["code"])}</Code><Message>'
+                f'{escape(fault.get("message", fault["code"]))}</Message><RequestId>{secrets.token_hex(8).upper()}'
+                f"</RequestId></Error>").encode()
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            raise AwsError(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                           "our published schema")
+        listed = []
+        for part in root.iter():
+            if part.tag.split("}")[-1] != "Part":
+                continue
+            fields = {child.tag.split("}")[-1]: (child.text or "").strip() for child in part}
+            if not fields.get("PartNumber", "").isdigit() or "ETag" not in fields:
+                raise AwsError(400, "MalformedXML", "The XML you provided was not well-formed or did not validate "
+                               "against our published schema")
+            listed.append((int(fields["PartNumber"]), fields["ETag"].strip('"')))
+        if not listed:
+            raise AwsError(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                           "our published schema")
+        numbers = [n for n, _ in listed]
+        if numbers != sorted(set(numbers)):
+            raise AwsError(400, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must "
+                           "be specified in order by part number.")
+        with self.lock:
+            stored = dict(upload["parts"])
+        for n, etag in listed:
+            if n not in stored or stored[n][0] != etag:
+                raise AwsError(400, "InvalidPart", "One or more of the specified parts could not be found. The part "
+                               "may not have been uploaded, or the specified entity tag may not match the part's "
+                               "entity tag.")
+        for n, _ in listed[:-1]:
+            if stored[n][1] < self.MIN_PART_BYTES:
+                raise AwsError(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
+        etag = '"%s-%d"' % (hashlib.md5(b"".join(bytes.fromhex(stored[n][0]) for n, _ in listed)).hexdigest(), len(listed))
+        self._store(bucket, key, [os.path.join(self._upload_dir(upload_id), str(n)) for n, _ in listed], etag)
+        with self.lock:
+            self.uploads.pop(upload_id, None)
+        shutil.rmtree(self._upload_dir(upload_id), True)
+        return 200, {"Content-Type": "application/xml"}, (
+            f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult xmlns="{S3_NS}"><Location>'
+            f"{escape(getattr(self, 'url', None) or '')}/{escape(bucket)}/{escape(key)}</Location><Bucket>{escape(bucket)}</Bucket>"
+            f"<Key>{escape(key)}</Key><ETag>{escape(etag)}</ETag></CompleteMultipartUploadResult>").encode()
 
     def _keys(self, bucket):
         return sorted(urllib.parse.unquote(n) for n in os.listdir(self._bucket_dir(bucket)) if ".part-" not in n)
@@ -1005,7 +1149,7 @@ class Endpoint:
                 continue
             fp = self._object_path(bucket, key)
             with open(fp, "rb") as f:
-                etag = hashlib.md5(f.read()).hexdigest()
+                etag = self._etag(bucket, key, f.read()).strip('"')
             mtime = datetime.datetime.fromtimestamp(os.path.getmtime(fp), datetime.timezone.utc)
             contents.append(f"<Contents><Key>{escape(key)}</Key><LastModified>{mtime.strftime('%Y-%m-%dT%H:%M:%S.000Z')}"
                             f"</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>{os.path.getsize(fp)}</Size>"
@@ -1031,9 +1175,7 @@ class Endpoint:
         deleted = []
         for obj in root.findall("s:Object", ns) + root.findall("Object"):
             key = obj.findtext("s:Key", None, ns) or obj.findtext("Key")
-            fp = self._object_path(bucket, key)
-            if os.path.isfile(fp):
-                os.remove(fp)
+            self._remove(bucket, key)
             deleted.append(key)
         items = "" if quiet else "".join(f"<Deleted><Key>{escape(k)}</Key></Deleted>" for k in deleted)
         return f'<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="{S3_NS}">{items}</DeleteResult>'
@@ -1491,9 +1633,11 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                 out = json.dumps(handler(headers.get("x-amz-target", ""), json.loads(body or b"{}")))
                 status, ctype, extra = 200, "application/x-amz-json-1.1", {}
             elif service == "s3":
+                query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+                s3_key = raw_path.lstrip("/").partition("/")[2]
+                call["operation"] = ep.s3_operation(self.command, s3_key, query)
                 if ep._consume("throttle", lambda f: f.get("action") in (None, "s3")):
                     raise AwsError(503, "SlowDown", "Please reduce your request rate.")
-                query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
                 status, extra, out = ep.s3(self.command, raw_path, query, headers, body)
                 ctype = extra.pop("Content-Type", "application/xml" if out else None)
             else:

@@ -2,8 +2,11 @@
 """The local EC2+S3+IMDS endpoint (tests/aws_endpoint): states, faults, spot notices, and user data really executed
 in a sandbox that cannot switch this machine off. Run by ctest (the --spawn argument is accepted and unused)."""
 import base64
+import hashlib
+import html
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -84,6 +87,104 @@ class States(EndpointCase):
             self.launch(None, 1)
         self.assertEqual(e.exception.code, "InsufficientInstanceCapacity")
         self.launch(None, 1, **{"Placement.AvailabilityZone": "us-east-1b"})
+
+
+class S3Multipart(EndpointCase):
+    """Multipart uploads as S3 answers them, and the single-PUT limit."""
+    MiB = 1 << 20
+
+    def setUp(self):
+        self.ep = self.start()
+        os.makedirs(os.path.join(self.dir, "s3", "b"))
+
+    def s3(self, method, key, query=None, body=b"", headers=None):
+        return self.ep.s3(method, "/b/" + key, query or {}, headers or {}, body)
+
+    def error(self, *args, **kw):
+        from endpoint import AwsError
+        with self.assertRaises(AwsError) as e:
+            self.s3(*args, **kw)
+        return e.exception.code
+
+    def create(self, key="k"):
+        status, _, out = self.s3("POST", key, {"uploads": ""})
+        self.assertEqual(status, 200)
+        return re.search(r"<UploadId>([^<]+)</UploadId>", out.decode()).group(1)
+
+    def part(self, upload_id, number, body, key="k"):
+        headers = {"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode()}
+        status, hdrs, _ = self.s3("PUT", key, {"partNumber": str(number), "uploadId": upload_id}, body, headers)
+        self.assertEqual(status, 200)
+        return hdrs["ETag"]
+
+    def complete(self, upload_id, parts, key="k"):
+        body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" + "".join(
+            f"<Part><ETag>{e}</ETag><PartNumber>{n}</PartNumber></Part>" for n, e in parts) + "</CompleteMultipartUpload>"
+        return self.s3("POST", key, {"uploadId": upload_id}, body.encode())
+
+    def test_object_appears_at_complete_with_the_multipart_etag(self):
+        a, b = os.urandom(5 * self.MiB), os.urandom(1000)
+        upload_id = self.create()
+        parts = [(1, self.part(upload_id, 1, a)), (2, self.part(upload_id, 2, b))]
+        self.assertEqual(self.error("GET", "k"), "NoSuchKey", "no object before Complete")
+        status, _, out = self.complete(upload_id, parts)
+        self.assertEqual(status, 200)
+        etag = '"%s-2"' % hashlib.md5(hashlib.md5(a).digest() + hashlib.md5(b).digest()).hexdigest()
+        self.assertIn(f"<ETag>{etag}</ETag>", html.unescape(out.decode()))
+        status, hdrs, data = self.s3("GET", "k")
+        self.assertEqual((status, data, hdrs["ETag"]), (200, a + b, etag))
+        _, _, listing = self.ep.s3("GET", "/b", {"list-type": "2"}, {}, b"")
+        self.assertIn(f"<ETag>{etag}</ETag>", html.unescape(listing.decode()))
+        self.assertEqual(self.error("PUT", "k", {"partNumber": "3", "uploadId": upload_id}, b"x"), "NoSuchUpload")
+        # A plain PUT over it has the plain MD5 ETag again.
+        self.assertEqual(self.s3("PUT", "k", body=b"small")[1]["ETag"], '"%s"' % hashlib.md5(b"small").hexdigest())
+
+    def test_complete_checks_parts_as_s3_does(self):
+        small, big = os.urandom(1000), os.urandom(5 * self.MiB)
+        upload_id = self.create()
+        e1, e2, e3 = self.part(upload_id, 1, small), self.part(upload_id, 2, big), self.part(upload_id, 3, small)
+        self.assertEqual(self.error("POST", "k", {"uploadId": upload_id}, b"<CompleteMultipartUpload/>"), "MalformedXML")
+        with self.assertRaises(Exception) as e:
+            self.complete(upload_id, [(2, e2), (1, e1)])
+        self.assertEqual(e.exception.code, "InvalidPartOrder")
+        with self.assertRaises(Exception) as e:
+            self.complete(upload_id, [(1, e1), (4, e3)])
+        self.assertEqual(e.exception.code, "InvalidPart")
+        with self.assertRaises(Exception) as e:
+            self.complete(upload_id, [(1, e2)])  # another part's ETag
+        self.assertEqual(e.exception.code, "InvalidPart")
+        with self.assertRaises(Exception) as e:
+            self.complete(upload_id, [(1, e1), (2, e2)])  # part 1 is not the last and under 5 MiB
+        self.assertEqual(e.exception.code, "EntityTooSmall")
+        self.assertEqual(self.complete(upload_id, [(2, e2), (3, e3)])[0], 200)  # a subset, the small one last
+        self.assertEqual(self.s3("GET", "k")[2], big + small)
+        self.assertEqual(self.error("POST", "k", {"uploadId": upload_id}, b"<x/>"), "NoSuchUpload")
+
+    def test_abort_leaves_nothing_and_bad_requests_are_refused(self):
+        upload_id = self.create()
+        self.part(upload_id, 1, b"x" * 100)
+        self.assertEqual(self.error("PUT", "k", {"partNumber": "10001", "uploadId": upload_id}, b"x"), "InvalidArgument")
+        self.assertEqual(self.error("PUT", "k", {"partNumber": "1", "uploadId": upload_id}, b"x",
+                                    {"content-md5": "AAAAAAAAAAAAAAAAAAAAAA=="}), "BadDigest")
+        self.assertEqual(self.error("PUT", "other", {"partNumber": "1", "uploadId": upload_id}, b"x"), "NoSuchUpload")
+        self.assertEqual(self.s3("DELETE", "k", {"uploadId": upload_id})[0], 204)
+        self.assertEqual(self.error("DELETE", "k", {"uploadId": upload_id}), "NoSuchUpload")
+        self.assertEqual(os.listdir(os.path.join(self.dir, "s3-uploads")), [])
+        self.assertEqual(os.listdir(os.path.join(self.dir, "s3", "b")), [])
+
+    def test_single_put_limit_and_an_error_inside_a_200(self):
+        self.ep.config.max_put_bytes = 1000
+        self.assertEqual(self.s3("PUT", "k", body=b"x" * 1000)[0], 200)
+        self.assertEqual(self.error("PUT", "k", body=b"x" * 1001), "EntityTooLarge")
+        upload_id = self.create()
+        e1 = self.part(upload_id, 1, b"y" * 2000)  # parts are not limited by it
+        self.ep.add_fault({"type": "error", "action": "CompleteMultipartUpload", "code": "InternalError", "in_body": True,
+                           "count": 1})
+        status, _, out = self.complete(upload_id, [(1, e1)])
+        self.assertEqual(status, 200)
+        self.assertIn("<Error><Code>InternalError</Code>", out.decode())
+        self.assertEqual(self.complete(upload_id, [(1, e1)])[0], 200)
+        self.assertEqual(self.s3("GET", "k")[2], b"y" * 2000)
 
 
 @unittest.skipIf(sandbox.available() is not None, f"sandbox unavailable: {sandbox.available()}")

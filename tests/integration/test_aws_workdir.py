@@ -4,6 +4,7 @@ sandbox): a `python3 train.py --input data/1.txt` job reads its inputs from the 
 come back there; array tasks each bring back their own; a second submission uploads only the changed file;
 .spawnignore is honoured; stage-in/stage-out and S3/EFS path mappings; the estimate shows the upload; a large
 upload and a link leading outside the directory are refused before anything starts."""
+import hashlib
 import io
 import json
 import os
@@ -138,6 +139,40 @@ class TravellingDirectory(WorkdirCase):
         self.assertIn("no data here", self.read(f"slurm-{job}.out"))
         self.assertEqual(self.blob_puts(), [])
         self.assertFalse(os.path.exists(os.path.join(self.work, "made-there")))
+
+    def test_a_large_file_goes_up_in_parts_and_arrives_intact(self):
+        # S3 refuses a single PUT above its limit (here lowered to 8 MiB): a 24 MiB input goes up as a multipart
+        # upload in 5 MiB parts, read from disk one part at a time, and the job sees exactly its bytes.
+        MiB = 1 << 20
+        self.ep.config.max_put_bytes = 8 * MiB
+        self.env.update(SPAWN_AWS_MULTIPART_THRESHOLD=str(8 * MiB), SPAWN_AWS_MULTIPART_PART_BYTES=str(5 * MiB))
+        data = os.urandom(24 * MiB)
+        with open(os.path.join(self.work, "data", "big.bin"), "wb") as f:
+            f.write(data)
+        sha = hashlib.sha256(data).hexdigest()
+        self.write(".spawnignore", "results/\nslurm-*.out\n")
+        self.script(f"#!/bin/bash\n#SBATCH -t 5\necho '{sha}  data/big.bin' | sha256sum -c\nstat -c %s data/big.bin\n")
+        _, job = self.submit()
+        out = self.read(f"slurm-{job}.out")
+        self.assertIn("data/big.bin: OK", out)
+        self.assertIn(str(24 * MiB), out)
+        blob = f"/{BUCKET}/spawn/files/{sha}"
+
+        def ops(name):
+            return [c for c in self.ep.calls if c.get("operation") == name and c["action"].split(" ", 1)[1] == blob]
+        self.assertEqual([c["status"] for c in ops("CreateMultipartUpload")], [200])
+        self.assertEqual([c["status"] for c in ops("UploadPart")], [200] * 5)  # 4 x 5 MiB + 4 MiB
+        self.assertEqual([c["status"] for c in ops("CompleteMultipartUpload")], [200])
+        self.assertEqual(ops("PutObject"), [], "never one PUT for it")
+        self.assertEqual(ops("AbortMultipartUpload"), [])
+        self.assertEqual(self.get(BUCKET, f"spawn/files/{sha}"), data)
+        # Submitted again: the blob is in S3, nothing of it goes up again.
+        before = len(self.ep.calls)
+        _, job = self.submit()
+        self.assertIn("data/big.bin: OK", self.read(f"slurm-{job}.out"))
+        again = [c for c in self.ep.calls[before:] if c["action"].endswith(blob)]
+        self.assertEqual([c["operation"] for c in again if c["operation"] != "GetObject"], [], again)
+        self.assert_all_terminated()
 
 
 class StageAndPaths(WorkdirCase):

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/ec2.hpp"
+#include "aws/encoding.hpp"
 #include "aws/s3.hpp"
 #include "aws/services.hpp"
 #include "util/files.hpp"
@@ -211,6 +212,37 @@ TEST(AwsClient, S3PutGetHeadListDelete) {
   ASSERT_TRUE(failed) << failed.error().to_string();
   EXPECT_TRUE(failed->empty());
   EXPECT_TRUE(s3.list_objects("spawn-test", "")->empty());
+}
+
+TEST(AwsClient, S3PutFileGoesMultipartAboveTheThresholdAndAbortsOnFailure) {
+  // Against the endpoint with its single PUT limited to 8 MiB: a 13 MiB file arrives whole through signed
+  // CreateMultipartUpload/UploadPart/CompleteMultipartUpload; a refused part leaves no upload behind.
+  LocalEndpoint ep(nlohmann::json{{"max_put_bytes", 8 << 20}});
+  auto env = env_for(ep);
+  env["SPAWN_AWS_MULTIPART_THRESHOLD"] = std::to_string(8 << 20);
+  env["SPAWN_AWS_MULTIPART_PART_BYTES"] = std::to_string(5 << 20);
+  S3Client s3(session(env, nullptr, std::nullopt, 1));
+  ASSERT_TRUE(s3.create_bucket("spawn-test"));
+  std::string bytes(13 << 20, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  fs::path file = ep.dir() / "big file.bin";
+  ASSERT_TRUE(spawn::util::write_file_atomic(file, bytes));
+  auto put = s3.put_file("spawn-test", "files/big file", file);
+  ASSERT_TRUE(put) << put.error().to_string();
+  EXPECT_EQ(put->parts, 3u);
+  EXPECT_EQ(put->sha256, sha256_hex(bytes));
+  EXPECT_TRUE(put->etag.ends_with("-3\"")) << put->etag;
+  auto got = s3.get_object("spawn-test", "files/big file");
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_TRUE(*got == bytes);
+  EXPECT_EQ(ep.count_calls("PUT /spawn-test/files/big%20file"), 3) << "three parts, no PutObject";
+  ep.control("POST", "faults", {{"type", "error"}, {"action", "UploadPart"}, {"code", "InvalidRequest"}, {"status", 400}, {"count", 1}});
+  auto refused = s3.put_file("spawn-test", "files/other", file);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().to_string().find("s3://spawn-test/files/other"), std::string::npos) << refused.error().to_string();
+  EXPECT_FALSE(*s3.head_object("spawn-test", "files/other"));
+  EXPECT_EQ(ep.count_calls("DELETE /spawn-test/files/other"), 1) << "the upload is aborted";
+  EXPECT_TRUE(fs::is_empty(ep.dir() / "state" / "s3-uploads")) << "no parts left behind";
 }
 
 TEST(AwsClient, S3ReadsAGrowingObjectFromAnOffset) {
