@@ -137,6 +137,21 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
+Sha256Stream::Sha256Stream() : m_ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(m_ctx), EVP_sha256(), nullptr); }
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(m_ctx)); }
+void Sha256Stream::update(std::string_view bytes) { EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(m_ctx), bytes.data(), bytes.size()); }
+std::string Sha256Stream::hex() {
+  unsigned char raw[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(m_ctx), raw, &len);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += static_cast<char>(std::tolower(k_hex[raw[i] >> 4]));
+    out += static_cast<char>(std::tolower(k_hex[raw[i] & 15]));
+  }
+  return out;
+}
+
 std::string md5_base64(std::string_view bytes) { return base64_encode(digest(EVP_md5(), bytes)); }
 
 std::string format_iso8601(std::chrono::system_clock::time_point when) {

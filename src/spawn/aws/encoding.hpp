@@ -20,6 +20,20 @@ std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);
 // Lower-case hex SHA-256 of bytes.
 std::string sha256_hex(std::string_view bytes);
+// SHA-256 of a stream fed piece by piece (a file as it is read or sent): hex() once, at the end.
+class Sha256Stream {
+public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void update(std::string_view bytes);
+  // Lower-case hex of everything fed so far; ends the stream.
+  std::string hex();
+
+private:
+  void* m_ctx;  // EVP_MD_CTX
+};
 // Base64 of the MD5 digest of bytes (S3's Content-MD5).
 std::string md5_base64(std::string_view bytes);
 // "2024-05-01T12:00:00Z" (UTC, whole seconds).

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,28 +184,6 @@ std::chrono::milliseconds upload_timeout(std::size_t bytes) {
   return std::chrono::milliseconds(30'000 + static_cast<std::int64_t>(bytes / (1 << 20)) * 4'000);
 }
 
-// The SHA-256 of a stream, fed as it passes.
-class RunningSha256 {
-public:
-  RunningSha256() : m_ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr); }
-  ~RunningSha256() { EVP_MD_CTX_free(m_ctx); }
-  RunningSha256(const RunningSha256&) = delete;
-  RunningSha256& operator=(const RunningSha256&) = delete;
-  void update(std::string_view bytes) { EVP_DigestUpdate(m_ctx, bytes.data(), bytes.size()); }
-  std::string hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(m_ctx, digest, &len);
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) out += {digits[digest[i] >> 4], digits[digest[i] & 15]};
-    return out;
-  }
-
-private:
-  EVP_MD_CTX* m_ctx;
-};
-
 // An open file descriptor, closed when it goes.
 struct FileHandle {
   int fd = -1;
@@ -330,7 +307,7 @@ Result<PutFileResult> S3Client::put_file(const std::string& bucket, const std::s
   if (size > k_s3_max_object_bytes) return local("PutObject", std::to_string(size) + " bytes: S3 objects are at most 5 TiB");
   PutFileResult result;
   result.bytes = size;
-  RunningSha256 sha;
+  Sha256Stream sha;
   std::string buffer;
   if (size <= std::min(s.threshold, k_s3_max_put_bytes)) {
     if (auto error = read_exactly(file.fd, buffer, size)) return local("PutObject", *error);

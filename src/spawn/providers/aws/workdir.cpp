@@ -6,7 +6,6 @@
 #include <fnmatch.h>
 #include <fstream>
 #include <map>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -179,26 +178,17 @@ std::string sha256_file(const fs::path& path, std::string& error) {
     error = path.string() + ": cannot read";
     return {};
   }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  spawn::aws::Sha256Stream sha;
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(in.gcount()));
+    if (in.gcount() > 0) sha.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
   }
-  bool bad = in.bad();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
-  if (bad) {
+  if (in.bad()) {
     error = path.string() + ": read error";
     return {};
   }
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 15]};
-  return out;
+  return sha.hex();
 }
 
 bool inside(const fs::path& root, const fs::path& path) {
