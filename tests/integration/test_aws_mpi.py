@@ -238,6 +238,27 @@ class Launch(AwsMpiCase):
 
 
 class Lifecycle(AwsMpiCase):
+    def test_the_next_task_does_not_wait_for_the_last_ones_nodes_to_shut_down(self):
+        # EC2 takes a while to terminate an instance and refuses to delete a group still in use: the ended cohort's
+        # groups wait for its nodes to be gone, the next task of the array does not.
+        scale = max(1.0, float(os.environ.get("SPAWN_TEST_TIME_SCALE", "1")))
+        self.ep.config.shutting_down_seconds = 5.0 * scale
+        self.script("#!/bin/bash\n#SBATCH -N 2 -t 5 --array=0-1%1\nsrun hostname\n")
+        self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", check=True)
+        runs = self.calls("RunInstances")
+        self.assertEqual(len(runs), 2)
+        groups = [c["params"]["GroupId"] for c in self.calls("AuthorizeSecurityGroupIngress")]
+        self.assertEqual(len(groups), 2)
+        deleted = {c["params"]["GroupId"]: c["time"] for c in self.calls("DeleteSecurityGroup")}
+        self.assertEqual(sorted(deleted), sorted(groups), "both cohorts' security groups deleted")
+        first_nodes = [i for i in self.ep.instances.values() if i.client_token == runs[0]["params"]["ClientToken"]]
+        self.assertEqual(len(first_nodes), 2)
+        self.assertLess(runs[1]["time"], deleted[groups[0]],
+                        "task 1 waited for task 0's nodes to shut down")
+        self.assertEqual(len(self.calls("DeletePlacementGroup")), 2)
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
     def started_on_node_0(self):
         for inst in self.ep.instances.values():
             log = os.path.join(self.dir, "ep", "instances", inst.id, "tmp", "spawn", "bootstrap.log")

@@ -385,7 +385,12 @@ Expected<void> Engine::run(const std::function<void(const Progress&)>& progress)
       progress(count_states(*counts));
       last_report = now;
     }
-    if (*done) break;
+    if (*done) {
+      m_provider.settle();
+      for (auto& [name, provider] : m_providers)
+        if (provider != &m_provider) provider->settle();
+      break;
+    }
     // Busy while tasks change; backing off to 200 ms when nothing happens (a pending dependency, long tasks).
     idle_ms = m_changed ? 1 : std::min(idle_ms * 2, 200);
     m_provider.wait_for_change(idle_ms);

@@ -56,6 +56,9 @@ public:
   virtual Expected<std::optional<std::string>> recover_launch(const LaunchRequest& request);
   // Blocks until a task this provider started may have changed state, or timeout_ms passed (default: sleeps).
   virtual void wait_for_change(int timeout_ms);
+  // Called once every task is final, before the engine returns: finishes cleanup the provider deferred so as not to
+  // hold up the run (the AWS provider deletes ended MPI cohorts' groups once their instances are gone). May block.
+  virtual void settle() {}
 };
 
 } // namespace spawn::engine

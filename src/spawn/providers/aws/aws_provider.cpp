@@ -37,6 +37,8 @@ using namespace spawn::aws;
 constexpr const char* k_cohort_record = "aws-cohort";  // a multi-node task's groups and instances (key=value)
 // A task with a container image also installs its runtime and pulls the image before the script starts.
 constexpr std::int64_t k_container_setup_seconds = 900;
+// How long an ended cohort's groups wait for its instances to terminate before they are left to `spawn aws cleanup`.
+constexpr double k_ending_give_up_seconds = 600;
 constexpr const char* k_files_record = "aws-workdir";  // the job's files to bring back (providers/aws/workdir.hpp)
 
 std::int64_t now_seconds() {
@@ -130,7 +132,16 @@ public:
   void cancel(const engine::LaunchRequest& request, const std::string& handle) override;
   Expected<std::optional<std::string>> recover_launch(const engine::LaunchRequest& request) override;
   void wait_for_change(int timeout_ms) override {
+    advance_endings();
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(timeout_ms, 200)));
+  }
+  // The run is over: waits (up to k_ending_give_up_seconds) until every ended cohort's groups are deleted.
+  void settle() override {
+    const double until = steady_seconds() + k_ending_give_up_seconds;
+    while (!m_endings.empty() && steady_seconds() < until) {
+      advance_endings(true);
+      if (!m_endings.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
   }
 
 private:
@@ -154,8 +165,12 @@ private:
   // A multi-node task (plan.nodes > 1): its instances all or none, in a placement group of its own (cohort.hpp).
   Expected<std::string> launch_cohort(const engine::LaunchRequest& request);
   engine::TaskStatus poll_cohort(const engine::LaunchRequest& request, const std::string& handle);
-  // Terminates a cohort's instances, waits until they are gone, deletes its placement and security groups.
+  // Terminates a cohort's instances and hands its placement and security groups to advance_endings, which
+  // deletes them once the instances are gone (EC2 refuses before): nothing waits for the shutdown meanwhile.
   void end_cohort(const engine::LaunchRequest& request, const std::vector<std::string>& ids);
+  // One look (at most once a second unless now) at the ended cohorts: deletes the groups of those whose instances
+  // are all terminated; gives up on one after k_ending_give_up_seconds (its groups stay tagged for aws cleanup).
+  void advance_endings(bool now = false);
   bool efa_supported(const std::string& instance_type);
   Transfer transfer(const engine::LaunchRequest& r) {
     return {*m_session, *m_s3, *m_options.bucket, m_options.prefix, job_prefix(r.task.job_id), url_validity(*r.plan)};
@@ -195,6 +210,14 @@ private:
   std::map<std::uint64_t, Snapshot> m_snapshots;  // by job
   std::vector<std::string> m_to_terminate;
   std::set<std::string> m_cancelled;
+  struct Ending {  // an ended cohort whose groups wait for its instances to terminate
+    std::vector<std::string> ids;
+    std::string security_group, placement_group;
+    double since = 0;       // steady seconds
+    int delete_tries = 0;   // DeleteSecurityGroup refused (still in use a moment after termination)
+  };
+  std::vector<Ending> m_endings;
+  double m_endings_looked = -1e9;  // steady seconds of advance_endings' last look
   std::map<std::string, std::vector<Instance>> m_by_token;  // recover_launch: DescribeInstances once per token
   std::map<std::uint64_t, JobFiles> m_job_files;            // uploaded once per job, at its first launch
 };
@@ -784,27 +807,49 @@ Expected<std::string> AwsProvider::launch_cohort(const engine::LaunchRequest& re
 
 void AwsProvider::end_cohort(const engine::LaunchRequest& request, const std::vector<std::string>& ids) {
   auto record = read_record(request.state_dir / k_cohort_record);
-  if (!ids.empty()) {
+  if (!ids.empty())
     if (auto t = m_ec2->terminate_instances(ids); !t) m_to_terminate.insert(m_to_terminate.end(), ids.begin(), ids.end());
-    // The groups can go once no instance is left in them (EC2 refuses before).
-    for (int i = 0; i < 600; ++i) {
-      DescribeInstancesRequest d;
-      d.instance_ids = ids;
-      auto found = m_ec2->describe_instances(d);
-      bool gone = found && std::all_of(found->begin(), found->end(),
-                                        [](const Instance& x) { return x.state == InstanceState::terminated; });
-      if (gone) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-  // What cannot be deleted now stays tagged for `spawn aws cleanup`.
-  if (!record["security_group"].empty()) {
-    for (int i = 0; i < 10 && !m_ec2->delete_security_group(record["security_group"]); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  if (!record["placement_group"].empty()) (void)m_ec2->delete_placement_group(record["placement_group"]);
+  // Ended from here on (poll does not end it twice); a crash before the groups go leaves them tagged for cleanup.
   (void)util::write_file_atomic(request.state_dir / k_cohort_record,
-                                "instances=" + record["instances"] + "\nended=1\n");
+                                "instances=" + record["instances"] + "\nsecurity_group=" + record["security_group"] +
+                                    "\nplacement_group=" + record["placement_group"] + "\nended=1\n");
+  if (record["security_group"].empty() && record["placement_group"].empty()) return;
+  m_endings.push_back({ids, record["security_group"], record["placement_group"], steady_seconds(), 0});
+}
+
+void AwsProvider::advance_endings(bool now) {
+  if (m_endings.empty() || !m_ec2) return;
+  const double t = steady_seconds();
+  if (!now && t - m_endings_looked < 1.0) return;
+  m_endings_looked = t;
+  flush_terminations();
+  std::vector<std::string> all;
+  for (const auto& e : m_endings) all.insert(all.end(), e.ids.begin(), e.ids.end());
+  std::map<std::string, InstanceState> states;
+  if (!all.empty()) {
+    DescribeInstancesRequest d;
+    d.instance_ids = all;
+    auto found = m_ec2->describe_instances(d);
+    if (!found) return;  // asked again on the next look
+    for (const auto& inst : *found) states[inst.id] = inst.state;
+  }
+  std::erase_if(m_endings, [&](Ending& e) {
+    const bool gone = std::all_of(e.ids.begin(), e.ids.end(), [&](const std::string& id) {
+      auto it = states.find(id);
+      return it == states.end() || it->second == InstanceState::terminated;  // long gone instances are not listed
+    });
+    if (!gone) return t - e.since > k_ending_give_up_seconds;
+    if (!e.security_group.empty()) {
+      if (!m_ec2->delete_security_group(e.security_group)) {
+        // A group is still "in use" for a moment after its last instance terminated.
+        if (++e.delete_tries < 10 && t - e.since <= k_ending_give_up_seconds) return false;
+      } else {
+        e.security_group.clear();
+      }
+    }
+    if (!e.placement_group.empty()) (void)m_ec2->delete_placement_group(e.placement_group);
+    return true;
+  });
 }
 
 engine::TaskStatus AwsProvider::poll_cohort(const engine::LaunchRequest& request, const std::string& handle) {
