@@ -164,7 +164,7 @@ class Endpoint:
         self.tags: Dict[str, Dict[str, str]] = {}  # other resources' tags
         self.run_bucket = TokenBucket(self.config.run_bucket_capacity, self.config.run_bucket_refill)
         self.describe_bucket = TokenBucket(self.config.describe_bucket_capacity, self.config.describe_bucket_refill)
-        self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": []}
+        self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": [], "cut": []}
         self.local = threading.local()  # the region the current request was signed for
         self.region_offers = {}         # region -> type -> prices (catalog.region_offers), see offers()
         self.bucket_settings = {}       # bucket -> subresource -> XML (public access block, encryption, lifecycle)
@@ -361,14 +361,16 @@ class Endpoint:
         {"type": "throttle", "action": a|None, "count": n} | {"type": "drop", "count": n} |
         {"type": "error", "action": a, "code": c, "status": s, "count": n} |
         {"type": "delay", "action": a|None, "seconds": s, "count": n}: the call is carried out, then answered late
-        (RunInstances: after the instances exist), so a client killed meanwhile never sees the answer."""
+        (RunInstances: after the instances exist), so a client killed meanwhile never sees the answer. |
+        {"type": "cut", "action": "GET /bucket/key"|None, "bytes": b, "count": n}: an S3 GET answered 200 with the
+        whole Content-Length but only the first b bytes of the body, then the connection closed."""
         with self.lock:
             kind = fault["type"]
             if kind == "drop":
                 self.faults["drop"] += int(fault.get("count", 1))
             else:
                 key = {"capacity": "capacity", "partial": "partial", "throttle": "throttle", "error": "errors",
-                       "delay": "delay"}[kind]
+                       "delay": "delay", "cut": "cut"}[kind]
                 self.faults[key].append(dict(fault))
 
     def _consume(self, key, predicate):
@@ -1428,7 +1430,7 @@ class Endpoint:
             return {"result": "fault added"}
         if parts == ["faults"] and method == "DELETE":
             with self.lock:
-                self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": []}
+                self.faults = {"capacity": [], "partial": [], "throttle": [], "drop": 0, "errors": [], "delay": [], "cut": []}
             return {"result": "faults cleared"}
         if parts == ["calls"] and method == "GET":
             with self.lock:
@@ -1640,6 +1642,19 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                     raise AwsError(503, "SlowDown", "Please reduce your request rate.")
                 status, extra, out = ep.s3(self.command, raw_path, query, headers, body)
                 ctype = extra.pop("Content-Type", "application/xml" if out else None)
+                cut = self.command == "GET" and ep._consume("cut", lambda f: f.get("action") in (None, action))
+                if cut:
+                    call["status"], call["cut"] = status, True
+                    with ep.lock:
+                        ep.calls.append(call)
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out[:int(cut.get("bytes", 0))])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
             else:
                 raise AwsError(400, "UnknownService", f"service {service} is not simulated")
             call["status"] = status

@@ -96,7 +96,7 @@ class TravellingDirectory(WorkdirCase):
         self.assertTrue({"train.py", "data/1.txt", "keep.tmp", "run.sh", "latest.txt", ".spawnignore"} <= paths, paths)
         self.assertFalse({"big.tmp", "scratch", "scratch/huge.bin"} & paths, paths)
         # Only what the script created or changed came back (not the unchanged inputs, not the Slurm output).
-        with tarfile.open(fileobj=io.BytesIO(self.get(BUCKET, f"spawn/jobs/{job}/tasks/0.1/back-1.tar.gz"))) as t:
+        with tarfile.open(fileobj=io.BytesIO(self.get(BUCKET, f"spawn/jobs/{job}/tasks/0.1/back-1.tar.gz.000"))) as t:
             self.assertEqual(sorted(m.name for m in t.getmembers() if m.isfile()), ["data/2.txt", "results/out.txt"])
         self.assertNotIn(base.SECRET.encode(), self.get(BUCKET, f"spawn/jobs/{job}/workdir.listing"))
         self.assert_all_terminated()
@@ -107,7 +107,7 @@ class TravellingDirectory(WorkdirCase):
         _, job = self.submit()
         for i in range(4):
             self.assertEqual(self.read(f"results/{i}.txt"), f"task {i} one two three\n")
-        with tarfile.open(fileobj=io.BytesIO(self.get(BUCKET, f"spawn/jobs/{job}/tasks/2.1/back-1.tar.gz"))) as t:
+        with tarfile.open(fileobj=io.BytesIO(self.get(BUCKET, f"spawn/jobs/{job}/tasks/2.1/back-1.tar.gz.000"))) as t:
             self.assertEqual([m.name for m in t.getmembers() if m.isfile()], ["results/2.txt"])
         self.assert_all_terminated()
 
@@ -175,6 +175,41 @@ class TravellingDirectory(WorkdirCase):
         self.assert_all_terminated()
 
 
+class LargeResults(WorkdirCase):
+    def piece_puts(self, job, area=1):
+        prefix = f"PUT /{BUCKET}/spawn/jobs/{job}/tasks/0.1/back-{area}.tar.gz."
+        return [c for c in self.ep.calls if c["action"].startswith(prefix) and c["presigned"] and c["status"] == 200]
+
+    def test_a_result_larger_than_a_piece_comes_back_whole(self):
+        # 30 MiB of random bytes in 8 MiB pieces: several presigned PUTs, one stream for the client.
+        self.env["SPAWN_AWS_BACK_PIECE_BYTES"] = str(8 << 20)
+        self.script("#!/bin/bash\n#SBATCH -t 5\nmkdir -p results\n"
+                    "head -c 31457280 /dev/urandom > results/big.bin\nsha256sum results/big.bin > results/big.sha256\n")
+        _, job = self.submit()
+        want = self.read("results/big.sha256").split()[0]
+        with open(os.path.join(self.work, "results/big.bin"), "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), want)
+        self.assertEqual(os.path.getsize(os.path.join(self.work, "results/big.bin")), 31457280)
+        puts = sorted(c["action"].rsplit(".", 1)[1] for c in self.piece_puts(job))
+        self.assertEqual(puts, ["000", "001", "002", "003"])
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual(task["state"], "COMPLETED")
+        self.assertNotIn("not brought back", task.get("reason") or "")
+        self.assert_all_terminated()
+
+    def test_more_pieces_than_presigned_is_a_clear_error_not_a_truncation(self):
+        # 16 pieces of 64 KiB can bring back 1 MiB; 2 MiB of random bytes cannot come back and the status says so.
+        self.env["SPAWN_AWS_BACK_PIECE_BYTES"] = "65536"
+        self.script("#!/bin/bash\n#SBATCH -t 5\nhead -c 2097152 /dev/urandom > big.bin\necho small > small.txt\n")
+        _, job = self.submit(check=False)
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertRegex(task["reason"], r"the files of \S+/work were not sent back: \d{7} bytes packed, more than the "
+                                         r"16 pieces of 65536 bytes a task can send back")
+        self.assertEqual(self.piece_puts(job), [])
+        self.assertFalse(os.path.exists(os.path.join(self.work, "big.bin")))
+        self.assertFalse(os.path.exists(os.path.join(self.work, "small.txt")))  # nothing half-way
+
+
 class StageAndPaths(WorkdirCase):
     def test_stage_in_and_stage_out(self):
         self.put("lab-inputs", "inputs/a.txt", b"alpha\n")
@@ -209,7 +244,7 @@ class StageAndPaths(WorkdirCase):
         self.assertIn("reference", self.read(f"slurm-{job}.out"))
         self.assertEqual(self.get("lab-scratch", "alice/made.txt"), b"made\n")
         # ref.txt was not changed, so it was not sent back.
-        with tarfile.open(fileobj=io.BytesIO(self.get(BUCKET, f"spawn/jobs/{job}/tasks/0.1/back-2.tar.gz"))) as t:
+        with tarfile.open(fileobj=io.BytesIO(self.get(BUCKET, f"spawn/jobs/{job}/tasks/0.1/back-2.tar.gz.000"))) as t:
             self.assertEqual([m.name for m in t.getmembers() if m.isfile()], ["made.txt"])
 
     def test_convert_names_the_mapping_of_a_cluster_path(self):

@@ -266,6 +266,39 @@ TEST(AwsClient, S3ReadsAGrowingObjectFromAnOffset) {
   EXPECT_EQ(*next, "line 2\n");
 }
 
+TEST(AwsClient, S3DownloadsToAFileAndARetriedDownloadStartsOver) {
+  // A result larger than memory: the body goes to a file as it arrives; a connection cut mid-body is retried and
+  // the file starts over, so it never holds the first attempt's bytes twice.
+  LocalEndpoint ep;
+  Recorder recorder;
+  S3Client s3(session(env_for(ep), &recorder));
+  ASSERT_TRUE(s3.create_bucket("spawn-test"));
+  std::string body;
+  for (int i = 0; body.size() < 300000; ++i) body += "line " + std::to_string(i) + "\n";
+  ASSERT_TRUE(s3.put_object("spawn-test", "jobs/7/back.tar.gz.000", body));
+  ep.control("POST", "faults", {{"type", "cut"}, {"action", "GET /spawn-test/jobs/7/back.tar.gz.000"}, {"bytes", 100000}, {"count", 1}});
+  const fs::path target = ep.dir() / "down" / "piece";
+  fs::create_directories(target.parent_path());
+  auto got = s3.get_object_to_file("spawn-test", "jobs/7/back.tar.gz.000", target);
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_EQ(*got, body.size());
+  EXPECT_EQ(spawn::util::read_file(target).value_or(""), body);
+  EXPECT_EQ(ep.count_calls("GET /spawn-test/jobs/7/back.tar.gz.000"), 2);
+  EXPECT_EQ(recorder.sleeps.size(), 1u);
+  // A missing key: NoSuchKey, nothing written, no temporary left.
+  auto missing = s3.get_object_to_file("spawn-test", "nope", ep.dir() / "down" / "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "NoSuchKey");
+  EXPECT_EQ(std::distance(fs::directory_iterator(target.parent_path()), fs::directory_iterator()), 1);
+  // A file that cannot be written is this machine's error, not retried, and names the path.
+  auto unwritable = s3.get_object_to_file("spawn-test", "jobs/7/back.tar.gz.000", ep.dir() / "no-such-dir" / "piece");
+  ASSERT_FALSE(unwritable);
+  EXPECT_EQ(unwritable.error().kind, ErrorKind::local);
+  EXPECT_NE(unwritable.error().message.find((ep.dir() / "no-such-dir" / "piece").string() + ": cannot create a temporary file"),
+            std::string::npos)
+      << unwritable.error().message;
+}
+
 TEST(AwsClient, ProfilesFromConfigAndCredentialsFiles) {
   LocalEndpoint ep;
   fs::create_directories(ep.dir() / ".aws");

@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
@@ -550,6 +551,11 @@ void send_every_request(Fixture& f) {
   f.expect("s3", "PutObject", [&] { (void)s3.put_object("spawn-bucket", "jobs/7/task 3/out.txt", "hello"); });
   f.expect("s3", "GetObject", [&] { (void)s3.get_object("spawn-bucket", "jobs/7/out.txt"); });
   f.expect("s3", "GetObject", [&] { (void)s3.get_object_from("spawn-bucket", "jobs/7/out.txt", 4096); });
+  f.expect("s3", "GetObject", [&] {
+    const fs::path to = fs::temp_directory_path() / ("spawn-conformance-" + std::to_string(::getpid()));
+    (void)s3.get_object_to_file("spawn-bucket", "jobs/7/tasks/0.1/back-1.tar.gz.000", to);
+    fs::remove(to);
+  });
   f.expect("s3", "HeadObject", [&] { (void)s3.head_object("spawn-bucket", "jobs/7/out.txt"); });
   f.expect("s3", "ListObjectsV2", [&] { (void)s3.list_objects("spawn-bucket", "jobs/7/"); });
   f.expect("s3", "ListObjectsV2", [&] { (void)s3.list_objects_page({"spawn-bucket", "jobs/", std::string("/"), 10, ""}); });

@@ -175,29 +175,6 @@ TEST_F(AwsWorkdirScan, TheHashCacheSparesUnchangedFilesAndMissingBlobsIsTheDiff)
   EXPECT_EQ(missing_blobs(*third, {one, two}), (std::vector<std::string>{third->entries[2].sha256}));
 }
 
-TEST_F(AwsWorkdirScan, TarArchivesFromGnuTarReadBack) {
-  std::string long_name(120, 'n');
-  write("src/" + long_name + ".txt", "long\n");
-  write("src/results/0.txt", "zero\n");
-  fs::permissions(root / "src/results/0.txt", fs::perms(0750));
-  std::string cmd = "cd " + (root / "src").string() + " && tar -czf ../a.tar.gz --format=gnu results " + long_name + ".txt";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  auto bytes = util::read_file(root / "a.tar.gz");
-  ASSERT_TRUE(bytes);
-  auto members = read_tar_gz(*bytes);
-  ASSERT_TRUE(members) << members.error();
-  ASSERT_EQ(members->size(), 3u);
-  EXPECT_EQ((*members)[0].path, "results/");
-  EXPECT_EQ((*members)[0].type, '5');
-  EXPECT_EQ((*members)[1].path, "results/0.txt");
-  EXPECT_EQ((*members)[1].content, "zero\n");
-  EXPECT_EQ((*members)[1].mode, 0750u);
-  EXPECT_EQ((*members)[2].path, long_name + ".txt");  // a GNU long name
-  EXPECT_EQ((*members)[2].content, "long\n");
-  EXPECT_FALSE(read_tar_gz("not gzip at all"));
-  EXPECT_FALSE(read_tar_gz(bytes->substr(0, bytes->size() / 2)));
-}
-
 namespace {
 plan::Plan plan_of(const std::string& directives, const std::string& yaml = "") {
   slurm::ReadRequest r;

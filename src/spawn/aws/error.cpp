@@ -34,7 +34,8 @@ bool AwsError::retryable() const {
   case ErrorKind::network: return true;
   case ErrorKind::credentials:
   case ErrorKind::config:
-  case ErrorKind::parse: return false;
+  case ErrorKind::parse:
+  case ErrorKind::local: return false;
   case ErrorKind::service: break;
   }
   if (is_capacity_error()) return false;

@@ -14,6 +14,7 @@ enum class ErrorKind {
   credentials,  // no usable credentials
   config,       // no region, bad endpoint URL, bad profile
   parse,        // an answer spawn cannot read
+  local,        // this machine: a downloaded body could not be written (a full disk)
 };
 
 struct AwsError {

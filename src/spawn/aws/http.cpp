@@ -33,8 +33,22 @@ std::string host_of(const std::string& url) {
   return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+// Where a body goes: a 2xx body to the request's sink when it has one, everything else to the response.
+struct BodyTarget {
+  CURL* handle;
+  BodySink* sink;
+  std::string* body;
+};
+
 size_t write_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* target = static_cast<BodyTarget*>(user);
+  if (target->sink) {
+    long status = 0;
+    curl_easy_getinfo(target->handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300)
+      return target->sink->write(std::string_view(data, size * count)) ? size * count : 0;  // 0: curl stops
+  }
+  target->body->append(data, size * count);
   return size * count;
 }
 
@@ -86,9 +100,14 @@ private:
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+    if (request.timeout.count() == 0) {  // a transfer of any size: given up only when it stalls
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.stall_timeout.count()));
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    BodyTarget target{h, request.sink, &response.body};
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &target);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, write_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -130,6 +149,7 @@ private:
     if (code != CURLE_OK) {
       // error_buffer names hosts and reasons only; curl never puts the password in it.
       std::string reason = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+      if (code == CURLE_WRITE_ERROR && request.sink && !request.sink->error().empty()) return tl::unexpected(request.sink->error());
       return tl::unexpected("cannot reach " + host_of(request.url) + ": " + reason);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);

@@ -22,13 +22,28 @@ struct Signing {
   Credentials credentials;
 };
 
+// Where a successful (2xx) answer's body goes instead of HttpResponse::body, in chunks as it arrives (a download
+// larger than memory). An error answer's body still goes to HttpResponse::body, to be parsed as always.
+class BodySink {
+public:
+  virtual ~BodySink() = default;
+  // Before each attempt: forget what an earlier attempt wrote (a retried download starts over).
+  virtual Expected<void> restart() = 0;
+  // One chunk of the body; an error stops the transfer and is kept for error().
+  virtual Expected<void> write(std::string_view chunk) = 0;
+  // Why the last write failed (a full disk), or empty.
+  virtual std::string error() const = 0;
+};
+
 struct HttpRequest {
   std::string method = "GET";  // GET, HEAD, PUT, POST, DELETE
   std::string url;             // full URL, query already canonical (sorted, RFC 3986 encoded)
   Headers headers;             // sent and signed; never logged (may hold a session token)
   std::string body;
   std::optional<Signing> signing;  // nullopt: unsigned (IMDS)
-  std::chrono::milliseconds timeout{30'000};
+  std::chrono::milliseconds timeout{30'000};  // 0: no limit on the whole exchange, only on a stall (below)
+  std::chrono::seconds stall_timeout{60};      // with timeout 0: abandoned after this long below 1 KiB/s
+  BodySink* sink = nullptr;                    // a 2xx body goes there (the transport may also leave it in body)
   std::chrono::milliseconds connect_timeout{5'000};
 };
 

@@ -9,6 +9,7 @@
 
 #include "aws/encoding.hpp"
 #include "aws/xml.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace spawn::aws {
@@ -369,6 +370,61 @@ Result<std::string> S3Client::get_object(const std::string& bucket, const std::s
   auto response = m_session->send(object_request("GetObject", "GET", bucket, key));
   if (!response) return Failure(response.error());
   return std::move(response->body);
+}
+
+namespace {
+
+// A download's body into an AtomicFile.
+class FileSink final : public BodySink {
+public:
+  explicit FileSink(util::AtomicFile& file) : m_file(file) {}
+  Expected<void> restart() override {
+    m_error.clear();
+    m_bytes = 0;
+    return m_file.restart();
+  }
+  Expected<void> write(std::string_view chunk) override {
+    auto w = m_file.write(chunk);
+    if (!w) m_error = w.error();
+    m_bytes += chunk.size();
+    return w;
+  }
+  std::string error() const override { return m_error; }
+  std::uint64_t bytes() const { return m_bytes; }
+
+private:
+  util::AtomicFile& m_file;
+  std::string m_error;
+  std::uint64_t m_bytes = 0;
+};
+
+} // namespace
+
+Result<std::uint64_t> S3Client::get_object_to_file(const std::string& bucket, const std::string& key,
+                                                   const std::filesystem::path& path) {
+  auto r = object_request("GetObject", "GET", bucket, key);
+  auto local_error = [&](const std::string& message) {
+    AwsError e;
+    e.kind = ErrorKind::local;
+    e.service = "s3";
+    e.operation = "GetObject";
+    e.region = m_session->region();
+    e.message = message;
+    return Failure(e);
+  };
+  auto file = util::AtomicFile::create(path);
+  if (!file) return local_error(file.error());
+  FileSink sink(*file);
+  r.sink = &sink;
+  auto response = m_session->send(r);
+  if (!response) return Failure(response.error());
+  // A body cut short with no error from the transport would be a truncated file: the length says so.
+  auto length = util::parse_uint(response->header("content-length"));
+  if (length && response->header("content-encoding").empty() && *length != sink.bytes())
+    return local_error(path.string() + ": s3://" + bucket + "/" + key + " arrived with " + std::to_string(sink.bytes()) +
+                       " of its " + std::to_string(*length) + " bytes");
+  if (auto c = file->commit(); !c) return local_error(c.error());
+  return sink.bytes();
 }
 
 Result<std::string> S3Client::get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset) {

@@ -104,6 +104,11 @@ public:
   Result<void> abort_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id);
   // The object's bytes; a missing key is an AwsError with code NoSuchKey.
   Result<std::string> get_object(const std::string& bucket, const std::string& key);
+  // Streams the object into path (through a temporary beside it, renamed when whole; a retried attempt starts the
+  // file over), memory bounded whatever its size; returns the bytes written. A missing key is NoSuchKey (path
+  // untouched); a file that cannot be written is an error of kind local.
+  Result<std::uint64_t> get_object_to_file(const std::string& bucket, const std::string& key,
+                                           const std::filesystem::path& path);
   // The object's bytes from offset on (a ranged GET, `Range: bytes=offset-`): empty when it holds no more than
   // offset bytes; a missing key is NoSuchKey. For following a file that grows (spawn logs --follow).
   Result<std::string> get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset);

@@ -50,6 +50,8 @@ struct ServiceRequest {
   std::string bucket;                        // S3: the bucket (virtual-hosted or path-style as the endpoint allows)
   std::optional<std::string> signing_region; // Pricing: its own region
   std::optional<std::chrono::milliseconds> timeout;  // the whole exchange; nullopt: the transport's 30 s
+  BodySink* sink = nullptr;  // a 2xx body goes there instead of HttpResponse::body, restarted for each attempt;
+                             // without a timeout the exchange then has no total limit, only a stall limit
 };
 
 class Session {

@@ -173,7 +173,8 @@ private:
   void advance_endings(bool now = false);
   bool efa_supported(const std::string& instance_type);
   Transfer transfer(const engine::LaunchRequest& r) {
-    return {*m_session, *m_s3, *m_options.bucket, m_options.prefix, job_prefix(r.task.job_id), url_validity(*r.plan)};
+    return {*m_session,     *m_s3, *m_options.bucket, m_options.prefix, job_prefix(r.task.job_id), url_validity(*r.plan),
+            m_options.back_piece_bytes};
   }
   std::string job_prefix(std::uint64_t job_id) const { return m_options.prefix + "/jobs/" + std::to_string(job_id); }
   std::string marker_key(const engine::LaunchRequest& r) const {
@@ -906,6 +907,8 @@ AwsOptions options_from_environment() {
   if (auto v = util::parse_double(env_or("SPAWN_AWS_LAUNCH_RATE")); v && *v > 0) o.launch_rate = *v;
   if (auto v = env_or("AWS_PROFILE"); !v.empty()) o.profile = v;
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_LOG_SYNC_SECONDS")); v && *v > 0) o.log_sync_seconds = static_cast<int>(*v);
+  if (auto v = util::parse_uint(env_or("SPAWN_AWS_BACK_PIECE_BYTES")); v && *v > 0 && *v <= k_max_back_piece_bytes)
+    o.back_piece_bytes = *v;
   return o;
 }
 

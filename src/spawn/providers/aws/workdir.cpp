@@ -8,10 +8,10 @@
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "aws/encoding.hpp"
 #include "aws/presign.hpp"
+#include "providers/aws/archive.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
@@ -26,7 +26,9 @@ constexpr const char* k_ignore_file = ".spawnignore";
 // What runs on the instance: `workdir.sh in DIR` before the runtime (mounts, then the listing's directories,
 // files in one parallel curl, links, modes and times; a failure writes the task's FAILED marker), `workdir.sh out
 // DIR` after it (per area, what is new or changed against the listing, packed with tar and PUT). bash, coreutils,
-// curl, tar and gzip only. DIR is the task directory, its parent the instance's spawn root.
+// curl, tar and gzip only. DIR is the task directory, its parent the instance's spawn root. An archive goes up in
+// pieces (split, one presigned PUT each: S3 takes at most 5 GB in one); more pieces than the URLs the client
+// presigned, or a failed upload, is said in the log and in the task's exit status (the marker's reason).
 constexpr std::string_view k_instance_script = R"SPAWN(# spawn: the job's files on the instance (providers/aws/workdir.cpp)
 set -u
 mode=$1 dir=$2
@@ -43,6 +45,21 @@ fail() {
   exit 1
 }
 copt=(-sS --no-progress-meter -f --retry 8 --retry-all-errors --retry-delay 1)
+# What did not come back: the log and the reason of the task's exit status say so.
+note() {
+  say "$*"
+  [[ -f $dir/marker ]] || return 0
+  local line out="" found=""
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line == reason=* ]]; then
+      found=1
+      if [[ $line == reason= ]]; then line+=$*; else line+="; $*"; fi
+    fi
+    out+=$line$'\n'
+  done <"$dir/marker"
+  [[ -n $found ]] || out+="reason=$*"$'\n'
+  printf '%s' "$out" >"$dir/marker.tmp" && mv -f "$dir/marker.tmp" "$dir/marker"
+}
 # p= the instance path of a listing or conf path: absolute as it is, else under the working directory.
 at() {
   p=$1
@@ -121,9 +138,10 @@ send_back() {
       known[$p]="$size $mtime $sha"
     done <"$dir/listing"
   fi
-  local skips=() a b i=0
+  local skips=() a b i=0 piece=4294967296
   while IFS=$'\t' read -r kind a b; do
     [[ $kind == skip ]] && { at "$a"; skips+=("$p"); }
+    [[ $kind == piece ]] && piece=$a
   done <"$conf"
   shopt -s globstar dotglob nullglob
   while IFS=$'\t' read -r kind a b; do
@@ -159,9 +177,26 @@ send_back() {
       changed=$((changed + 1))
     done
     ((changed > 0)) || { say "nothing new under $base"; continue; }
-    tar -czf "$dir/back-$i.tar.gz" --format=gnu -C "$top" --verbatim-files-from -T "$list" &&
-      curl "${copt[@]}" -X PUT -T "$dir/back-$i.tar.gz" -o /dev/null "$b" &&
-      say "sent back $changed file(s) from $base" || say "cannot send back the files of $base"
+    local urls=() pieces=() k sent=0 packed=$dir/back-$i.tar.gz.
+    IFS=$'\t' read -ra urls <<<"$b"
+    rm -f "$packed"*
+    tar -czf - --format=gnu -C "$top" --verbatim-files-from -T "$list" | split -a 3 -d -b "$piece" - "$packed"
+    [[ ${PIPESTATUS[*]} == "0 0" ]] || { rm -f "$packed"*; note "cannot pack the files of $base"; continue; }
+    pieces=("$packed"???)
+    if ((${#pieces[@]} > ${#urls[@]})); then
+      size=$(cat "${pieces[@]}" | wc -c)
+      rm -f "$packed"*
+      note "the files of $base were not sent back: $size bytes packed, more than the ${#urls[@]} pieces of $piece bytes a task can send back"
+      continue
+    fi
+    for ((k = 0; k < ${#pieces[@]}; k++)); do
+      curl "${copt[@]}" -X PUT -T "${pieces[k]}" -o /dev/null "${urls[k]}" || break
+      rm -f "${pieces[k]}"
+      sent=$((sent + 1))
+    done
+    rm -f "$packed"*
+    if ((sent == ${#pieces[@]})); then say "sent back $changed file(s) from $base in $sent piece(s)"
+    else note "cannot send back the files of $base (piece $((sent + 1)) of ${#pieces[@]})"; fi
   done <"$conf"
 }
 
@@ -211,6 +246,11 @@ std::string octal(std::uint32_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%o", mode & 07777);
   return buf;
+}
+
+std::string piece_key(const std::string& key, std::size_t index) {
+  std::string n = std::to_string(index);
+  return key + "." + std::string(n.size() < 3 ? 3 - n.size() : 0, '0') + n;
 }
 
 bool bad_name(std::string_view name) { return name.find_first_of("\t\n\r") != std::string_view::npos; }
@@ -617,11 +657,16 @@ Expected<void> prepare_task_files(const Transfer& t, const Plan& plan, const Job
   for (const auto& m : plan.path_mappings)
     if (m.target.starts_with("s3://")) backs.push_back({m.prefix, m.target});
   if (conf.empty() && backs.empty()) return {};
+  if (!backs.empty()) conf += "piece\t" + std::to_string(t.back_piece_bytes) + "\n";
   for (std::size_t i = 0; i < backs.size(); ++i) {
     std::string key = t.job_prefix + "/tasks/" + task_name + "/back-" + std::to_string(i + 1) + ".tar.gz";
-    auto url = spawn::aws::presign_s3(t.session, "PUT", t.bucket, key, t.validity);
-    if (!url) return Unexpected("presigning " + key + ": " + url.error().to_string());
-    conf += "back\t" + backs[i].path + "\t" + *url + "\n";
+    conf += "back\t" + backs[i].path;
+    for (std::size_t k = 0; k < k_back_pieces; ++k) {
+      auto url = spawn::aws::presign_s3(t.session, "PUT", t.bucket, piece_key(key, k), t.validity);
+      if (!url) return Unexpected("presigning " + piece_key(key, k) + ": " + url.error().to_string());
+      conf += "\t" + *url;
+    }
+    conf += "\n";
     record += key + "\t" + backs[i].destination + "\n";
   }
   // The Slurm output files come back their own way; a stage-out's source goes to its destination instead.
@@ -641,150 +686,116 @@ Expected<void> prepare_task_files(const Transfer& t, const Plan& plan, const Job
 
 namespace {
 
-std::string gunzip(std::string_view bytes, std::string& error) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 32) != Z_OK) {
-    error = "gzip: cannot initialise zlib";
-    return {};
+// One member into target through a temporary beside it; false (and a problem) when it could not be written.
+bool extract_file(const TarEntry& m, TarContent& content, const fs::path& target, std::vector<std::string>& problems) {
+  auto file = util::AtomicFile::create(target);
+  if (!file) {
+    problems.push_back(file.error());
+    return false;
   }
-  std::string out;
-  char buf[1 << 16];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-  z.avail_in = static_cast<uInt>(bytes.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  while (true) {
+    auto chunk = content.read();
+    if (!chunk) return false;  // the archive's error, reported once by read_tar_gz
+    if (chunk->empty()) break;
+    if (auto w = file->write(*chunk); !w) {
+      problems.push_back(w.error());
+      return false;
+    }
   }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) error = "not a whole gzip stream";
-  return out;
+  if (auto c = file->commit(m.mode, m.mtime); !c) {
+    problems.push_back(c.error());
+    return false;
+  }
+  return true;
 }
 
-std::uint64_t tar_number(std::string_view field) {
-  std::uint64_t n = 0;
-  for (char c : field) {
-    if (c >= '0' && c <= '7') n = n * 8 + static_cast<std::uint64_t>(c - '0');
-    else if (c != ' ' && n) break;
+// The members of one area's archive to their places: files and directories under a local destination, files to
+// keys under an s3:// one.
+void place_member(spawn::aws::S3Client* s3, const std::string& where, const std::string& destination,
+                  const fs::path& scratch, const TarEntry& m, TarContent& content, std::vector<std::string>& problems) {
+  fs::path rel = fs::path(m.path).lexically_normal();
+  if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
+    problems.push_back(where + ": " + util::quote(m.path) + " leads outside its directory");
+    return;
   }
-  return n;
+  if (destination.starts_with("s3://")) {
+    if (m.type != '0') return;
+    auto url = parse_s3(destination);
+    std::string dest_key = url.key.empty() || url.key.back() == '/' ? url.key + rel.generic_string()
+                                                                     : url.key + "/" + rel.generic_string();
+    const fs::path staged = scratch / "member";
+    if (!extract_file(m, content, staged, problems)) return;
+    if (!s3) {
+      problems.push_back("s3://" + url.bucket + "/" + dest_key + ": no S3 client");
+    } else if (auto put = s3->put_file(url.bucket, dest_key, staged); !put) {  // streamed, multipart when large
+      problems.push_back("s3://" + url.bucket + "/" + dest_key + ": " + put.error().to_string());
+    }
+    std::error_code ec;
+    fs::remove(staged, ec);
+    return;
+  }
+  const fs::path root(destination);
+  const fs::path target = root / rel;
+  std::error_code ec;
+  // A link in the way (a directory replaced by a link since the upload) must not lead the file elsewhere.
+  auto parent = fs::weakly_canonical(target.parent_path(), ec);
+  if (!inside(fs::weakly_canonical(root, ec), parent)) {
+    problems.push_back(target.string() + ": its directory leads outside " + root.string());
+    return;
+  }
+  if (m.type == '5') {
+    fs::create_directories(target, ec);
+    return;
+  }
+  fs::create_directories(target.parent_path(), ec);
+  extract_file(m, content, target, problems);
 }
-
-std::string tar_string(std::string_view field) { return std::string(field.substr(0, field.find('\0'))); }
 
 } // namespace
 
-Expected<std::vector<TarMember>> read_tar_gz(std::string_view bytes) {
-  std::string error;
-  std::string tar = gunzip(bytes, error);
-  if (!error.empty()) return Unexpected(error);
-  std::vector<TarMember> out;
-  std::optional<std::string> long_name;
-  std::size_t at = 0;
-  while (at + 512 <= tar.size()) {
-    std::string_view h(tar.data() + at, 512);
-    if (h.find_first_not_of('\0') == std::string_view::npos) break;  // the end blocks
-    std::uint64_t size = tar_number(h.substr(124, 12));
-    char type = h[156];
-    std::size_t data = at + 512;
-    if (data + size > tar.size()) return Unexpected("a truncated tar archive");
-    std::string_view body(tar.data() + data, size);
-    at = data + (size + 511) / 512 * 512;
-    if (type == 'L') {
-      long_name = tar_string(body);
-      continue;
-    }
-    if (type == 'x') {  // pax: "LEN path=VALUE\n" records
-      for (std::size_t p = 0; p < body.size();) {
-        auto sp = body.find(' ', p);
-        auto len = util::parse_uint(body.substr(p, sp - p));
-        if (sp == std::string_view::npos || !len || *len == 0) break;
-        auto record = body.substr(sp + 1, *len - (sp - p) - 2);
-        if (record.starts_with("path=")) long_name = std::string(record.substr(5));
-        p += *len;
-      }
-      continue;
-    }
-    TarMember m;
-    if (long_name) {
-      m.path = *long_name;
-      long_name.reset();
-    } else {
-      std::string prefix = h.substr(257, 5) == "ustar" ? tar_string(h.substr(345, 155)) : "";
-      m.path = (prefix.empty() ? "" : prefix + "/") + tar_string(h.substr(0, 100));
-    }
-    m.type = type == '\0' ? '0' : type;
-    m.mode = static_cast<std::uint32_t>(tar_number(h.substr(100, 8)) & 07777);
-    m.mtime = static_cast<std::int64_t>(tar_number(h.substr(136, 12)));
-    if (m.type == '0' || m.type == '7') {
-      m.type = '0';
-      m.content = std::string(body);
-      out.push_back(std::move(m));
-    } else if (m.type == '5') {
-      out.push_back(std::move(m));
-    }
-  }
-  return out;
+std::vector<std::string> extract_archive(const PieceSource& pieces, const std::string& destination,
+                                         const std::string& where, spawn::aws::S3Client* s3, const fs::path& scratch,
+                                         std::size_t buffer_bytes) {
+  std::vector<std::string> problems;
+  auto read = read_tar_gz(
+      pieces, [&](const TarEntry& m, TarContent& content) { place_member(s3, where, destination, scratch, m, content, problems); },
+      buffer_bytes);
+  if (!read) problems.push_back(where + ": " + read.error());
+  return problems;
 }
 
-std::vector<std::string> bring_back(spawn::aws::S3Client& s3, const std::string& bucket, const fs::path& record_file) {
+std::vector<std::string> bring_back(spawn::aws::S3Client& s3, const std::string& bucket, const fs::path& record_file,
+                                    std::size_t buffer_bytes) {
   std::vector<std::string> problems;
   auto record = util::read_file(record_file);
   if (!record) return problems;
+  const fs::path scratch = record_file.parent_path();
+  const fs::path piece = scratch / "back.piece";
   for (const auto& line : util::split(*record, '\n')) {
     auto tab = line.find('\t');
     if (tab == std::string::npos) continue;
     const std::string key = line.substr(0, tab), destination = line.substr(tab + 1);
-    auto body = s3.get_object(bucket, key);
-    if (!body) {
-      if (body.error().code != "NoSuchKey") problems.push_back("s3://" + bucket + "/" + key + ": " + body.error().to_string());
+    const std::string where = "s3://" + bucket + "/" + key;
+    // The archive arrives in pieces (key.000, key.001, ...), each fetched when the reader reaches it.
+    auto first = s3.get_object_to_file(bucket, piece_key(key, 0), piece);
+    if (!first) {
+      if (first.error().code != "NoSuchKey") problems.push_back(where + ": " + first.error().to_string());
       continue;  // no archive: nothing changed there
     }
-    auto members = read_tar_gz(*body);
-    if (!members) {
-      problems.push_back("s3://" + bucket + "/" + key + ": " + members.error());
-      continue;
-    }
-    for (const auto& m : *members) {
-      fs::path rel = fs::path(m.path).lexically_normal();
-      if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
-        problems.push_back("s3://" + bucket + "/" + key + ": " + util::quote(m.path) + " leads outside its directory");
-        continue;
+    std::size_t next = 0;
+    PieceSource pieces = [&]() -> Expected<std::optional<fs::path>> {
+      if (next > 0) {
+        auto got = s3.get_object_to_file(bucket, piece_key(key, next), piece);
+        if (!got && got.error().code == "NoSuchKey") return std::optional<fs::path>();
+        if (!got) return Unexpected(piece_key(key, next) + ": " + got.error().to_string());
       }
-      if (destination.starts_with("s3://")) {
-        if (m.type != '0') continue;
-        auto url = parse_s3(destination);
-        std::string dest_key = url.key.empty() || url.key.back() == '/' ? url.key + rel.generic_string()
-                                                                         : url.key + "/" + rel.generic_string();
-        if (auto put = s3.put_object(url.bucket, dest_key, m.content); !put)
-          problems.push_back("s3://" + url.bucket + "/" + dest_key + ": " + put.error().to_string());
-        continue;
-      }
-      const fs::path root(destination);
-      const fs::path target = root / rel;
-      std::error_code ec;
-      // A link in the way (a directory replaced by a link since the upload) must not lead the file elsewhere.
-      auto parent = fs::weakly_canonical(target.parent_path(), ec);
-      if (!inside(fs::weakly_canonical(root, ec), parent)) {
-        problems.push_back(target.string() + ": its directory leads outside " + root.string());
-        continue;
-      }
-      if (m.type == '5') {
-        fs::create_directories(target, ec);
-        continue;
-      }
-      fs::create_directories(target.parent_path(), ec);
-      if (auto w = util::write_file_atomic(target, m.content); !w) {
-        problems.push_back(w.error());
-        continue;
-      }
-      ::chmod(target.c_str(), m.mode);
-      struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(m.mtime), 0}};
-      ::utimensat(AT_FDCWD, target.c_str(), times, 0);
-    }
+      ++next;
+      return std::optional<fs::path>(piece);
+    };
+    auto more = extract_archive(pieces, destination, where, &s3, scratch, buffer_bytes);
+    problems.insert(problems.end(), more.begin(), more.end());
+    std::error_code ec;
+    fs::remove(piece, ec);
   }
   return problems;
 }

@@ -18,6 +18,7 @@
 #include "aws/s3.hpp"
 #include "aws/session.hpp"
 #include "core/plan.hpp"
+#include "providers/aws/archive.hpp"
 #include "util/error.hpp"
 
 namespace spawn::providers::aws {
@@ -85,6 +86,13 @@ std::filesystem::path hash_cache_path(const std::filesystem::path& data_home, co
 // "12 files, 3.4 MiB".
 std::string describe_size(std::uint64_t files, std::uint64_t bytes);
 
+// What a task sends back goes up in pieces (S3 takes at most 5 GB in one PUT): k_back_pieces presigned PUTs per
+// area of k_back_piece_bytes each (SPAWN_AWS_BACK_PIECE_BYTES), so at most 64 GiB per area by default; more is an
+// error in the task's log and exit status, never a silent truncation.
+inline constexpr std::size_t k_back_pieces = 16;
+inline constexpr std::uint64_t k_back_piece_bytes = 4ull << 30;
+inline constexpr std::uint64_t k_max_back_piece_bytes = 5ull << 30;
+
 // What the provider lends the transfer code.
 struct Transfer {
   spawn::aws::Session& session;
@@ -93,6 +101,7 @@ struct Transfer {
   std::string prefix;      // aws.prefix: blobs go to <prefix>/files/<sha256>
   std::string job_prefix;  // <prefix>/jobs/<id>
   std::chrono::seconds validity;
+  std::uint64_t back_piece_bytes = k_back_piece_bytes;  // what comes back goes up in pieces of this size
 };
 
 // What one job's instances fetch (made once per job).
@@ -114,20 +123,19 @@ Expected<void> prepare_task_files(const Transfer& transfer, const Plan& plan, co
                                   const std::string& instance_work, const std::vector<std::string>& outputs,
                                   const std::filesystem::path& record_file);
 
-// After the task: fetches the archives record_file names and puts their files in place (each file atomically);
-// returns what could not be brought back (empty when all was).
-std::vector<std::string> bring_back(spawn::aws::S3Client& s3, const std::string& bucket,
-                                    const std::filesystem::path& record_file);
+// One area's archive into destination: a local directory (files and directories, each file through a temporary
+// beside it, renamed with its mode and mtime; a member whose name or directory leads outside is refused) or an
+// s3:// URL (files to keys below it through s3, staged one at a time in scratch). Returns the problems, naming
+// the archive as `where`; memory bounded by buffer_bytes.
+std::vector<std::string> extract_archive(const PieceSource& pieces, const std::string& destination,
+                                         const std::string& where, spawn::aws::S3Client* s3,
+                                         const std::filesystem::path& scratch, std::size_t buffer_bytes = 1 << 20);
 
-// One member of a tar archive.
-struct TarMember {
-  std::string path;
-  char type = '0';  // '0' file, '5' directory
-  std::uint32_t mode = 0644;
-  std::int64_t mtime = 0;
-  std::string content;
-};
-// The members of a gzip'd tar (ustar, GNU long names, pax path records): files and directories only.
-Expected<std::vector<TarMember>> read_tar_gz(std::string_view bytes);
+// After the task: fetches the archives record_file names (each in pieces KEY.000, KEY.001, ..., streamed: memory
+// bounded by buffer_bytes whatever their size) and puts their files in place (each file atomically, with its mode
+// and mtime); returns what could not be brought back (empty when all was). Pieces are downloaded one at a time
+// beside record_file.
+std::vector<std::string> bring_back(spawn::aws::S3Client& s3, const std::string& bucket,
+                                    const std::filesystem::path& record_file, std::size_t buffer_bytes = 1 << 20);
 
 } // namespace spawn::providers::aws
