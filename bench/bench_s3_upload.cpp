@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -60,30 +61,6 @@ int upload(Mode mode, const std::string& url, const fs::path& file) {
   return put ? 0 : 1;
 }
 
-struct Sample {
-  double seconds = 0;
-  double max_rss_mib = 0;
-};
-
-Sample run_child(Mode mode, const std::string& url, const fs::path& file) {
-  auto start = bench::Clock::now();
-  pid_t pid = ::fork();
-  if (pid == 0) ::_exit(upload(mode, url, file));
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "upload child failed (status %d)\n", status);
-    std::exit(1);
-  }
-  return {std::chrono::duration<double>(bench::Clock::now() - start).count(), static_cast<double>(usage.ru_maxrss) / 1024.0};
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -109,21 +86,8 @@ int main(int argc, char** argv) {
     }
   }
   fs::create_directories(state / "s3" / k_bucket);
-  const std::string port_file = (root / "port").string();
-  const std::string config = nlohmann::json{{"credentials", {{k_key, k_secret}}}}.dump();
-  pid_t endpoint = ::fork();
-  if (endpoint == 0) {
-    ::execlp("python3", "python3", SPAWN_AWS_ENDPOINT, "--port", "0", "--port-file", port_file.c_str(), "--state-dir",
-             state.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  for (int i = 0; i < 400 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  auto port = util::read_file(port_file);
-  if (!port) {
-    std::fprintf(stderr, "the local endpoint did not start\n");
-    return 1;
-  }
-  const std::string url = "http://127.0.0.1:" + *port;
+  auto endpoint = std::make_unique<bench::LocalEndpoint>(state, nlohmann::json{{"credentials", {{k_key, k_secret}}}}.dump());
+  const std::string url = endpoint->url;
 
   std::printf("upload of one %llu MiB file to the local S3 endpoint, %d runs each (medians)\n",
               static_cast<unsigned long long>(mib), runs);
@@ -132,13 +96,13 @@ int main(int argc, char** argv) {
   for (Mode mode : {Mode::floor, Mode::streamed, Mode::whole}) {
     std::vector<double> r, s;
     for (int i = 0; i < runs; ++i) {
-      auto sample = run_child(mode, url, file);
+      auto sample = bench::run_in_child([&] { return upload(mode, url, file); });
       r.push_back(sample.max_rss_mib);
       s.push_back(sample.seconds);
     }
     int m = static_cast<int>(mode);
-    rss[m] = median(r);
-    secs[m] = median(s);
+    rss[m] = bench::median(r);
+    secs[m] = bench::median(s);
     if (mode == Mode::floor)
       std::printf("  %-22s max RSS %8.1f MiB\n", names[m], rss[m]);
     else
@@ -147,8 +111,7 @@ int main(int argc, char** argv) {
   }
   std::printf("peak memory whole/streamed: %.1fx (above the floor: %.1fx); time streamed/whole: %.2fx\n",
               rss[2] / rss[1], (rss[2] - rss[0]) / std::max(0.1, rss[1] - rss[0]), secs[1] / secs[2]);
-  ::kill(endpoint, SIGTERM);
-  ::waitpid(endpoint, nullptr, 0);
+  endpoint.reset();
   fs::remove_all(root);
   return 0;
 }

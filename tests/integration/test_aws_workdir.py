@@ -183,6 +183,7 @@ class LargeResults(WorkdirCase):
     def test_a_result_larger_than_a_piece_comes_back_whole(self):
         # 30 MiB of random bytes in 8 MiB pieces: several presigned PUTs, one stream for the client.
         self.env["SPAWN_AWS_BACK_PIECE_BYTES"] = str(8 << 20)
+        self.ep.config.max_put_bytes = 8 << 20  # one PUT of the whole 30 MiB would be EntityTooLarge
         self.script("#!/bin/bash\n#SBATCH -t 5\nmkdir -p results\n"
                     "head -c 31457280 /dev/urandom > results/big.bin\nsha256sum results/big.bin > results/big.sha256\n")
         _, job = self.submit()
