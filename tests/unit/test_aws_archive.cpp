@@ -204,6 +204,20 @@ TEST_F(AwsArchive, SizesBeyondOctalAreReadInBase256) {
   EXPECT_EQ(*r.error, "the archive ends early (truncated)");
 }
 
+TEST_F(AwsArchive, PaxSizeAndPathRecordsDescribeTheMemberAfterThem) {
+  // How tar --format=pax writes a member whose size does not fit the header: a size record in the 'x' header.
+  const std::string records = "9 size=5\n16 path=p/x.txt\n";
+  std::string tar = header("PaxHeaders/x", 'x', records.size()) + padded(records) + header("x.txt", '0', 0) +
+                    padded("hello") + header("after.txt", '0', 2) + padded("ok") + std::string(1024, '\0');
+  auto r = read_all({gzip(tar, "pax.tar")});
+  ASSERT_FALSE(r.error) << *r.error;
+  ASSERT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.entries[0].path, "p/x.txt");
+  EXPECT_EQ(r.contents[0], "hello");
+  EXPECT_EQ(r.entries[1].path, "after.txt");  // the records applied to one member only
+  EXPECT_EQ(r.contents[1], "ok");
+}
+
 TEST_F(AwsArchive, ExtractionWritesAtomicallyAndRefusesPathsLeadingOutside) {
   fs::create_directories(root / "dest");
   fs::create_directories(root / "elsewhere");

@@ -217,12 +217,13 @@ Expected<void> read_tar_gz(const PieceSource& pieces, const std::function<void(c
       }
     }
     if (!checksum_ok(h)) return Unexpected("a corrupt tar header at byte " + std::to_string(at));
+    const char type = h[156];
+    const bool extended = type == 'L' || type == 'x' || type == 'g';
     std::uint64_t size = tar_number(h.substr(124, 12));
-    if (auto it = pax.find("size"); it != pax.end())
+    if (auto it = pax.find("size"); it != pax.end() && !extended)  // pax records describe the member after them
       if (auto n = util::parse_uint(it->second)) size = *n;
     const std::uint64_t padding = (512 - size % 512) % 512;
-    const char type = h[156];
-    if (type == 'L' || type == 'x' || type == 'g') {
+    if (extended) {
       if (size > k_max_extended_header)
         return Unexpected("an extended tar header of " + std::to_string(size) + " bytes at byte " + std::to_string(at));
       std::string body(size, '\0');

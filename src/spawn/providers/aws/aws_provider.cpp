@@ -173,7 +173,7 @@ private:
   void advance_endings(bool now = false);
   bool efa_supported(const std::string& instance_type);
   Transfer transfer(const engine::LaunchRequest& r) {
-    return {*m_session,     *m_s3, *m_options.bucket, m_options.prefix, job_prefix(r.task.job_id), url_validity(*r.plan),
+    return {*m_session, *m_s3, *m_options.bucket, m_options.prefix, job_prefix(r.task.job_id), url_validity(*r.plan),
             m_options.back_piece_bytes};
   }
   std::string job_prefix(std::uint64_t job_id) const { return m_options.prefix + "/jobs/" + std::to_string(job_id); }
