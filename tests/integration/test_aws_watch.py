@@ -134,7 +134,7 @@ class RuntimeDies(WatchCase):
         [task] = self.status(job)["tasks"]
         self.assertEqual(task["state"], "FAILED")
         self.assertIsNone(task["exit_code"])
-        self.assertEqual(task["reason"], f"instance {inst.id} is terminated without an exit status "
+        self.assertEqual(task["reason"], f"instance {inst.id} ended without an exit status "
                                          "(Client.InstanceInitiatedShutdown: Instance initiated shutdown)")
 
     def test_backstop_then_requeue_runs_the_task_again(self):

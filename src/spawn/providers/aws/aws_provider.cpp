@@ -624,7 +624,8 @@ engine::TaskStatus AwsProvider::poll_once(const engine::LaunchRequest& request, 
     status.reason = "spot instance " + handle + " reclaimed (" + inst.state_reason_code + ")";
   } else {
     status.state = TaskState::failed;  // no exit code: lost, re-queued when the job allows it
-    status.reason = "instance " + handle + " is " + to_string(state) + " without an exit status (" +
+    // The state word would depend on when the listing was taken (shutting-down, then terminated): say what happened.
+    status.reason = "instance " + handle + " ended without an exit status (" +
                     (inst.state_reason_message.empty() ? inst.state_reason_code : inst.state_reason_message) + ")";
   }
   return status;
@@ -880,8 +881,7 @@ engine::TaskStatus AwsProvider::poll_cohort(const engine::LaunchRequest& request
       status.reason = "spot instance " + ids[rank] + " (node " + std::to_string(rank) + ") reclaimed (" + inst.state_reason_code + ")";
     } else {
       status.state = TaskState::failed;
-      status.reason = "instance " + ids[rank] + " (node " + std::to_string(rank) + ") is " + to_string(state) +
-                      " without an exit status (" +
+      status.reason = "instance " + ids[rank] + " (node " + std::to_string(rank) + ") ended without an exit status (" +
                       (inst.state_reason_message.empty() ? inst.state_reason_code : inst.state_reason_message) + ")";
     }
     return end(status);
