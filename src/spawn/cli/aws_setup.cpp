@@ -2,6 +2,7 @@
 // blocked, encrypted by default, spawn's objects expiring), a security group for the instances (no inbound traffic),
 // and the instance role and profile with the instance policy. What exists is left as it is; --dry-run only reads.
 #include <algorithm>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -136,43 +137,44 @@ public:
     } else {
       report("bucket " + name, "exists");
     }
-    auto block = s3.get_bucket_setting(name, aws::BucketSetting::public_access_block);
-    if (!block) fail("bucket " + name + " public access block", block.error());
-    if (*block && all_public_access_blocked(**block)) {
-      report("public access", "blocked");
-    } else {
-      report("public access", would("block"));
-      std::string doc = std::string("<PublicAccessBlockConfiguration xmlns=\"") + k_s3_ns +
-                        "\"><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
-                        "<BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets>"
-                        "</PublicAccessBlockConfiguration>";
-      if (!m_dry_run)
-        if (auto r = s3.put_bucket_setting(name, aws::BucketSetting::public_access_block, doc); !r)
-          fail("blocking public access to " + name, r.error());
-    }
-    auto encryption = s3.get_bucket_setting(name, aws::BucketSetting::encryption);
-    if (!encryption) fail("bucket " + name + " encryption", encryption.error());
-    if (*encryption) {
-      report("default encryption", "set (kept as it is)");
-    } else {
-      report("default encryption", would("set SSE-S3 (AES256)"));
-      std::string doc = std::string("<ServerSideEncryptionConfiguration xmlns=\"") + k_s3_ns +
-                        "\"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
-                        "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
-      if (!m_dry_run)
-        if (auto r = s3.put_bucket_setting(name, aws::BucketSetting::encryption, doc); !r)
-          fail("setting the default encryption of " + name, r.error());
-    }
-    auto lifecycle = s3.get_bucket_setting(name, aws::BucketSetting::lifecycle);
-    if (!lifecycle) fail("bucket " + name + " lifecycle", lifecycle.error());
+    // Each setting: what it is now, and the document to put when it is not as spawn wants it (nullopt: keep it).
+    struct Step {
+      aws::BucketSetting setting;
+      std::string label, kept, action, failing;
+      std::function<std::optional<std::string>(const std::optional<std::string>&)> wanted;
+    };
     const std::string rule = prefix + "/ expires after " + std::to_string(days) + " days (rule " + k_lifecycle_rule + ")";
-    if (auto doc = lifecycle_with_rule(*lifecycle, prefix, days)) {
-      report("lifecycle", would("set: " + rule));
+    const std::vector<Step> steps = {
+        {aws::BucketSetting::public_access_block, "public access", "blocked", "block", "blocking public access to ",
+         [](const std::optional<std::string>& now) -> std::optional<std::string> {
+           if (now && all_public_access_blocked(*now)) return std::nullopt;
+           return std::string("<PublicAccessBlockConfiguration xmlns=\"") + k_s3_ns +
+                  "\"><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>"
+                  "<BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets>"
+                  "</PublicAccessBlockConfiguration>";
+         }},
+        {aws::BucketSetting::encryption, "default encryption", "set (kept as it is)", "set SSE-S3 (AES256)",
+         "setting the default encryption of ",
+         [](const std::optional<std::string>& now) -> std::optional<std::string> {
+           if (now) return std::nullopt;
+           return std::string("<ServerSideEncryptionConfiguration xmlns=\"") + k_s3_ns +
+                  "\"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
+                  "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
+         }},
+        {aws::BucketSetting::lifecycle, "lifecycle", rule, "set: " + rule, "setting the lifecycle of ",
+         [&](const std::optional<std::string>& now) { return lifecycle_with_rule(now, prefix, days); }},
+    };
+    for (const auto& step : steps) {
+      auto now = s3.get_bucket_setting(name, step.setting);
+      if (!now) fail("bucket " + name + " " + step.label, now.error());
+      auto doc = step.wanted(*now);
+      if (!doc) {
+        report(step.label, step.kept);
+        continue;
+      }
+      report(step.label, would(step.action));
       if (!m_dry_run)
-        if (auto r = s3.put_bucket_setting(name, aws::BucketSetting::lifecycle, *doc); !r)
-          fail("setting the lifecycle of " + name, r.error());
-    } else {
-      report("lifecycle", rule);
+        if (auto r = s3.put_bucket_setting(name, step.setting, *doc); !r) fail(step.failing + name, r.error());
     }
   }
 
