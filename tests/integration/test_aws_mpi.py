@@ -221,6 +221,50 @@ class MpiJob(AwsMpiCase):
         self.assertEqual(sorted(out[3:]), names, "srun -w expands the list and reaches every node")
 
 
+class NodesFiles(AwsMpiCase):
+    def test_every_nodes_changes_come_back_node_0_wins_a_file_both_wrote(self):
+        """A cluster's nodes share one file system: what srun's tasks write on any node is in the submit directory
+        after the job. On EC2 each node has its own copy, so each node's changes come back."""
+        with open(os.path.join(self.work, "input.txt"), "w") as f:
+            f.write("from the submit host\n")
+        self.script("#!/bin/bash\n#SBATCH -N 3 --ntasks-per-node=1 -t 5\n"
+                    "srun bash -c 'mkdir -p res && { echo \"task $SLURM_PROCID on $(hostname)\"; cat input.txt; }"
+                    " > res/out-$SLURM_PROCID.txt; echo node $SLURM_NODEID > shared.txt'\n"
+                    "echo batch script > shared.txt\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        hosts = []
+        for k in range(3):
+            text = self.read(f"res/out-{k}.txt")
+            self.assertRegex(text, rf"^task {k} on \S+\nfrom the submit host\n$")
+            hosts.append(text.split()[3])
+        self.assertEqual(sorted(hosts), sorted("ip-" + i.private_ip.replace(".", "-") for i in self.ep.instances.values()),
+                         "written on each of the three nodes")
+        # Nodes 1 and 2 each wrote shared.txt too; node 0's copy (its batch script wrote last there) is kept.
+        self.assertEqual(self.read("shared.txt"), "batch script\n")
+        self.assertEqual(self.read("input.txt"), "from the submit host\n")
+        [task] = json.loads(self.spawn("status", p.stdout.split("Submitted batch job ")[1].split()[0], "--json", check=True).stdout)["tasks"]
+        self.assertEqual((task["state"], task["exit_code"]), ("COMPLETED", 0), task)
+        self.assertRegex(task["reason"], r"^exit 0; on \S+$", "nothing was left behind on any node")
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
+
+    def test_what_a_node_could_not_send_is_in_the_tasks_reason(self):
+        # 16 pieces of 64 KiB: node 1's 2 MiB of random bytes cannot come back; node 0's small file does.
+        self.env["SPAWN_AWS_BACK_PIECE_BYTES"] = "65536"
+        self.script("#!/bin/bash\n#SBATCH -N 2 --ntasks-per-node=1 -t 5\n"
+                    "srun bash -c 'if [ $SLURM_NODEID = 1 ]; then head -c 2097152 /dev/urandom > big.bin; fi'\n"
+                    "echo small > small.txt\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertRegex(task["reason"], r"node 1: the files of \S+/work were not sent back: \d{7} bytes packed, more "
+                                         r"than the 16 pieces of 65536 bytes a task can send back")
+        self.assertFalse(os.path.exists(os.path.join(self.work, "big.bin")))
+        self.assertEqual(self.read("small.txt"), "small\n")
+        self.assert_all_terminated()
+
+
 class Launch(AwsMpiCase):
     def test_spawn_launch_mpi_runs_the_command_on_node_0_of_n_instances(self):
         p = self.spawn("launch", "--count", "2", "--mpi", "--provider", "aws", "--instance-type", "c5.large", "--yes",

@@ -118,8 +118,8 @@ upload_outputs() {
 
 if [[ -n $cohort_url ]]; then
   cohort_sshd || cohort_fail "node $node: spawn's sshd did not start: $(tail -n 1 "$dir/ssh/sshd.log" 2>/dev/null)"
-  # The other nodes get the job's files too (srun's tasks there start in the same directory); only node 0's
-  # changes come back.
+  # The other nodes get the job's files too (srun's tasks there start in the same directory); their changes come
+  # back through node 0 (cohort_send_back) when the task ends.
   ((rank == 0)) || { [[ ! -f $dir/workdir.sh ]] || bash "$dir/workdir.sh" in "$dir" >>"$dir/runtime.log" 2>&1; cohort_serve; }
   cohort_wait_peers || cohort_fail "not every node of the job answered over ssh within 300 s"
 fi
@@ -149,7 +149,10 @@ while kill -0 "$rt" 2>/dev/null; do
 done
 [[ -z $preempted ]] && wait "$rt"
 sleep 0.2
-[[ -z $preempted && -f $dir/workdir.sh ]] && bash "$dir/workdir.sh" out "$dir" >>"$dir/runtime.log" 2>&1
+if [[ -z $preempted && -f $dir/workdir.sh ]]; then
+  [[ -n $cohort_url ]] && cohort_send_back
+  bash "$dir/workdir.sh" out "$dir" >>"$dir/runtime.log" 2>&1
+fi
 upload_outputs
 if [[ -n $preempted ]]; then
   printf 'state=PREEMPTED\nexit_code=0\nsignal=0\nreason=spot interruption (%s)\nstart=0\nend=%s\n' \

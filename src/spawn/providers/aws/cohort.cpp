@@ -116,6 +116,21 @@ cohort_wait_peers() {
   done
   say "every node answers over ssh"
 }
+# Node 0, after the task: every other node sends its changes back (all at once, over the job's ssh; the peer's sshd
+# names its task directory), before node 0's own and before the marker that tells the client to fetch them. What a
+# node could not send is noted in node 0's peers.notes, for workdir.sh to put in the task's exit status.
+cohort_send_back() {
+  local r peer
+  while read -r r peer; do
+    { "$dir/bin/ssh" "$peer" 'd=$SPAWN_NODE_DIR; bash "$d/workdir.sh" out "$d" '"$r"' >>"$d/runtime.log" 2>&1;'\
+        ' cat "$d/workdir.notes" 2>/dev/null; true' || echo "its files could not be sent back (ssh exit status $?)"
+    } 2>>"$log" | sed "s/^/node $r: /" >"$dir/peer-$r.notes" &
+  done < <(awk '$1 == "node" && $2 != 0 {print $2, $4}' "$root/cohort")
+  wait
+  cat "$dir"/peer-*.notes >"$dir/peers.notes" 2>/dev/null
+  rm -f "$dir"/peer-*.notes
+  say "the other nodes sent their changes back"
+}
 cohort_serve() {
   say "serving the cohort until the task ends on node 0"
   until curl -sf -m 20 -o /dev/null "$done_url"; do sleep 2; done

@@ -26,12 +26,13 @@ constexpr const char* k_ignore_file = ".spawnignore";
 // What runs on the instance: `workdir.sh in DIR` before the runtime (mounts, then the listing's directories,
 // files in one parallel curl, links, modes and times; a failure writes the task's FAILED marker), `workdir.sh out
 // DIR` after it (per area, what is new or changed against the listing, packed with tar and PUT). bash, coreutils,
-// curl, tar and gzip only. DIR is the task directory, its parent the instance's spawn root. An archive goes up in
+// curl, tar and gzip only. DIR is the task directory, its parent the instance's spawn root; `out DIR R` on node R of a
+// multi-node task sends that node's changes (conf lines "back:R"; node 0's are "back"). An archive goes up in
 // pieces (split, one presigned PUT each: S3 takes at most 5 GB in one); more pieces than the URLs the client
 // presigned, or a failed upload, is said in the log and in the task's exit status (the marker's reason).
 constexpr std::string_view k_instance_script = R"SPAWN(# spawn: the job's files on the instance (providers/aws/workdir.cpp)
 set -u
-mode=$1 dir=$2
+mode=$1 dir=$2 rank=${3:-0}
 root=${dir%/*}
 work=$root/work
 conf=$dir/workdir.conf
@@ -45,9 +46,11 @@ fail() {
   exit 1
 }
 copt=(-sS --no-progress-meter -f --retry 8 --retry-all-errors --retry-delay 1)
-# What did not come back: the log and the reason of the task's exit status say so.
+# What did not come back: the log and the reason of the task's exit status say so (another node's notes reach node
+# 0 from workdir.notes, see cohort_send_back).
 note() {
   say "$*"
+  printf '%s\n' "$*" >>"$dir/workdir.notes"
   [[ -f $dir/marker ]] || return 0
   local line out="" found=""
   while IFS= read -r line || [[ -n $line ]]; do
@@ -128,6 +131,12 @@ fetch_in() {
 
 # What is new or changed under each area (not links; not the skip paths), packed and PUT.
 send_back() {
+  local l want=back
+  ((rank == 0)) || want=back:$rank
+  if [[ -f $dir/peers.notes ]]; then
+    while IFS= read -r l; do note "$l"; done <"$dir/peers.notes"
+    rm -f "$dir/peers.notes"
+  fi
   [[ -f $dir/workdir.in ]] || return 0
   declare -A known=()
   local kind mode size mtime sha path url
@@ -145,7 +154,7 @@ send_back() {
   done <"$conf"
   shopt -s globstar dotglob nullglob
   while IFS=$'\t' read -r kind a b; do
-    [[ $kind == back ]] || continue
+    [[ $kind == "$want" ]] || continue
     i=$((i + 1))
     at "$a"
     local base=$p list=$dir/back-$i.list f s x changed=0 top
@@ -203,7 +212,7 @@ send_back() {
 case $mode in
 in) fetch_in ;;
 out) send_back ;;
-*) echo "usage: workdir.sh in|out DIR" >&2; exit 2 ;;
+*) echo "usage: workdir.sh in DIR | out DIR [NODE]" >&2; exit 2 ;;
 esac
 )SPAWN";
 
@@ -658,16 +667,27 @@ Expected<void> prepare_task_files(const Transfer& t, const Plan& plan, const Job
     if (m.target.starts_with("s3://")) backs.push_back({m.prefix, m.target});
   if (conf.empty() && backs.empty()) return {};
   if (!backs.empty()) conf += "piece\t" + std::to_string(t.back_piece_bytes) + "\n";
-  for (std::size_t i = 0; i < backs.size(); ++i) {
-    std::string key = t.job_prefix + "/tasks/" + task_name + "/back-" + std::to_string(i + 1) + ".tar.gz";
-    conf += "back\t" + backs[i].path;
-    for (std::size_t k = 0; k < k_back_pieces; ++k) {
-      auto url = spawn::aws::presign_s3(t.session, "PUT", t.bucket, piece_key(key, k), t.validity);
-      if (!url) return Unexpected("presigning " + piece_key(key, k) + ": " + url.error().to_string());
-      conf += "\t" + *url;
+  // A multi-node task: every node has its own copy of the files (no shared file system), and each node's changes
+  // come back, as they would all have landed in the one directory on a cluster. Node 0's archives are applied last,
+  // so where two nodes wrote the same file, node 0's copy is the one kept. Conf lines: "back" for node 0,
+  // "back:R" for node R.
+  std::vector<std::uint32_t> order;
+  for (std::uint32_t node = 1; node < plan.nodes; ++node) order.push_back(node);
+  order.push_back(0);
+  for (std::uint32_t node : order) {
+    const std::string kind = node == 0 ? "back" : "back:" + std::to_string(node);
+    const std::string dir = t.job_prefix + "/tasks/" + task_name + (node == 0 ? "" : "/node-" + std::to_string(node));
+    for (std::size_t i = 0; i < backs.size(); ++i) {
+      std::string key = dir + "/back-" + std::to_string(i + 1) + ".tar.gz";
+      conf += kind + "\t" + backs[i].path;
+      for (std::size_t k = 0; k < k_back_pieces; ++k) {
+        auto url = spawn::aws::presign_s3(t.session, "PUT", t.bucket, piece_key(key, k), t.validity);
+        if (!url) return Unexpected("presigning " + piece_key(key, k) + ": " + url.error().to_string());
+        conf += "\t" + *url;
+      }
+      conf += "\n";
+      record += key + "\t" + backs[i].destination + "\n";
     }
-    conf += "\n";
-    record += key + "\t" + backs[i].destination + "\n";
   }
   // The Slurm output files come back their own way; a stage-out's source goes to its destination instead.
   for (const auto& o : outputs)
