@@ -265,6 +265,34 @@ class NodesFiles(AwsMpiCase):
         self.assert_all_terminated()
 
 
+class Signals(AwsMpiCase):
+    def test_signal_and_time_limit_reach_the_srun_tasks_on_every_node(self):
+        """--signal=USR1@N and the time limit's SIGTERM reach every srun task, on node 0 and on the others, as slurmd
+        signals each node's tasks; each task's own exit status comes back through srun."""
+        self.script("#!/bin/bash\n#SBATCH -N 2 --ntasks-per-node=1 -t 1\n#SBATCH --signal=USR1@5\n"
+                    "srun bash -c 'f=got-$SLURM_PROCID.txt; trap \"echo USR1 >> $f\" USR1; "
+                    "trap \"echo TERM >> $f; exit 7\" TERM; echo start > $f; while :; do sleep 0.2; done'\n"
+                    "echo srun exit $?\n")
+        self.spawn("slurm", "convert", "job.sbatch", "-o", "job.json", check=True)
+        with open(os.path.join(self.work, "job.json")) as f:
+            params = json.load(f)
+        params["job"]["time_limit"] = "12s"  # a minute is the least a script can ask for
+        self.ep.config.minute_seconds = 60.0  # the backstop (limit + 10 minutes) in real minutes here
+        with open(os.path.join(self.work, "job.json"), "w") as f:
+            json.dump(params, f)
+        p = self.spawn("launch", "--param-file", "job.json", "--provider", "aws", "--yes")
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual(task["state"], "TIMEOUT", task)
+        # Each node's task wrote its file (the files of every node come back) and saw both signals, in order.
+        for k in range(2):
+            self.assertEqual(self.read(f"got-{k}.txt"), "start\nUSR1\nTERM\n", f"task {k}")
+        out = self.read(f"slurm-{job}.out")
+        self.assertIn("srun: error: ", out)
+        self.assertEqual(len(re.findall(r"srun: error: \S+: task \d: Exited with exit code 7", out)), 2, out)
+        self.assert_all_terminated()
+
+
 class Launch(AwsMpiCase):
     def test_spawn_launch_mpi_runs_the_command_on_node_0_of_n_instances(self):
         p = self.spawn("launch", "--count", "2", "--mpi", "--provider", "aws", "--instance-type", "c5.large", "--yes",

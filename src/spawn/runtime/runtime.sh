@@ -7,6 +7,7 @@
 #   runtime.sh srun ARGS...   the `srun` shim (DIR/bin/srun): runs a job step's tasks on the job's (emulated) nodes
 #   runtime.sh module ARGS... prints the shell code the `module`/`ml` function evaluates (mapped modules)
 #   runtime.sh exec ROOT CWD ENV... -- COMMAND...   an srun task sent here from another node over ssh (rt_remote)
+#   runtime.sh signal SIG     on such a node: signal every srun task sent here (rt_signal_remote)
 #   runtime.sh container-check RUNTIME IMAGE   prints the container tool that would run IMAGE here, or why none can
 #
 # The task directory, written by the C++ side (runtime/task_dir.cpp):
@@ -21,6 +22,9 @@
 # Written here:
 #   runtime.log   this runtime's own messages;  batch.pid  the batch script's pid (its process group)
 #   steps/PGID    one file per running srun task (its process group);  step-ids/N  step numbers handed out
+#   remote/PGID   for an srun task on another node (over ssh), that node's name
+# Written on the other nodes of a multi-node job ($SPAWN_NODE_DIR, set by spawn's sshd there):
+#   remote-tasks/PID  one file per srun task sent there (its session, signalled by `runtime.sh signal SIG`)
 #   cancel        asks for cancellation (written by the provider before it signals);  timeout  the limit was hit
 #   container     "TOOL NAME" of the task's docker/podman container while it may exist (image in settings)
 #   marker        the exit status, written once and atomically (marker.tmp, then renamed):
@@ -41,10 +45,23 @@ rt_signal_job() {
   rt_signal_steps "$sig"
 }
 
+# An srun task on another node is signalled there (its node's runtime, over the job's ssh), as slurmd signals a
+# task on its own node; the ssh that carries it here only gets the final SIGKILL, so the task's own exit status
+# still comes back through it.
 rt_signal_steps() {
-  local sig=$1 f
+  local sig=$1 f node
+  local -A nodes=()
   for f in "$rt_dir"/steps/*; do
-    [[ -e $f ]] && kill "-$sig" -- "-${f##*/}" 2>/dev/null
+    [[ -e $f ]] || continue
+    if [[ -e $rt_dir/remote/${f##*/} ]]; then
+      read -r node <"$rt_dir/remote/${f##*/}" && nodes[$node]=1
+      [[ $sig == KILL ]] || continue
+    fi
+    kill "-$sig" -- "-${f##*/}" 2>/dev/null
+  done
+  [[ $sig == CONT ]] && return 0
+  for node in "${!nodes[@]}"; do
+    "$SPAWN_RT_SSH" "$node" "exec bash \"\$SPAWN_NODE_DIR/runtime.sh\" signal $sig" </dev/null >/dev/null 2>&1 &
   done
 }
 
@@ -696,6 +713,9 @@ rt_srun() {
       task_nodes+=("${nodes[node_id]}")
       set +m
       echo "$step" >"$dir/steps/$!"
+      if [[ -n ${SPAWN_RT_SSH:-} && ${nodes[node_id]} != "$SPAWN_RT_NODE" ]]; then
+        mkdir -p "$dir/remote" && echo "${nodes[node_id]}" >"$dir/remote/$!"
+      fi
       procid=$((procid + 1))
     done
   done
@@ -716,7 +736,7 @@ rt_srun() {
       ((again >= 0 && again != 127)) && rc=$again
       break
     done
-    rm -f "$dir/steps/$pid"
+    rm -f "$dir/steps/$pid" "$dir/remote/$pid"
     ((rc > worst)) && worst=$rc
     ((rc != 0)) && failures+=("${task_nodes[i]}|$(rt_task_exit_text "$rc")|$i")
   done
@@ -753,7 +773,23 @@ rt_exec() {
   (($#)) && shift
   cwd=${cwd//"$from"/$to}
   cd -- "$cwd" 2>/dev/null || cd /tmp || exit 1
+  # Known by its pid (sshd made it a session leader; exec keeps the pid) for `runtime.sh signal`.
+  if [[ -n ${SPAWN_NODE_DIR:-} ]] && mkdir -p "$SPAWN_NODE_DIR/remote-tasks"; then : >"$SPAWN_NODE_DIR/remote-tasks/$$"; fi
   exec env -i "${envs[@]}" "$@"
+}
+
+# runtime.sh signal SIG: on another node of a multi-node job, signal $1 to every srun task node 0 sent here.
+rt_signal_remote() {
+  local sig=$1 f pid
+  for f in "${SPAWN_NODE_DIR:?}"/remote-tasks/*; do
+    [[ -e $f ]] || continue
+    pid=${f##*/}
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
+    else
+      rm -f "$f"
+    fi
+  done
 }
 
 # srun's words for how a task ended (strsignal for signals).
@@ -874,8 +910,9 @@ case ${1:-} in
 run) rt_run "$2" ;;
 srun) shift; rt_srun "$@" ;;
 exec) shift; rt_exec "$@" ;;
+signal) rt_signal_remote "$2" ;;
 module) shift; rt_module "$@" ;;
 ml) shift; rt_ml "$@" ;;
 container-check) rt_container_check "${2:-auto}" ;;
-*) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS... | exec ROOT CWD ENV... -- COMMAND..." ;;
+*) rt_die "usage: runtime.sh run DIR | srun ARGS... | module ARGS... | exec ROOT CWD ENV... -- COMMAND... | signal SIG" ;;
 esac
