@@ -6,6 +6,7 @@ nodes in a cluster placement group, a security group open only to itself, SLURM_
 output and exit code back, every instance terminated, both groups deleted, the job's private key nowhere but in the
 task bundle; a partial fill is never run short."""
 import fcntl
+import glob
 import gzip
 import json
 import os
@@ -22,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
 import test_aws_provider  # noqa: E402  (its AwsProviderCase: endpoint with user data executed, spawn, helpers)
 from test_aws_provider import BUCKET  # noqa: E402
+from spawnlib import time_scale  # noqa: E402
 
 MPI_HELLO = r"""
 #include <mpi.h>
@@ -291,6 +293,52 @@ class Signals(AwsMpiCase):
         self.assertIn("srun: error: ", out)
         self.assertEqual(len(re.findall(r"srun: error: \S+: task \d: Exited with exit code 7", out)), 2, out)
         self.assert_all_terminated()
+
+
+class Spot(AwsMpiCase):
+    def test_a_notice_for_another_node_checkpoints_the_job_and_requeues_it(self):
+        """A spot notice for node 1: the job cannot go on without it, so node 0 gives the batch script its --signal
+        and ends the task as preempted, and it runs again (as for a notice on node 0)."""
+        self.script("#!/bin/bash\n#SBATCH -N 2 -t 5\n#SBATCH --requeue\n#SBATCH --signal=B:USR1@60\n"
+                    "trap 'echo checkpoint; exit 0' USR1\n"
+                    "echo start restart=${SLURM_RESTART_COUNT:-0}\n"
+                    "if [ \"${SLURM_RESTART_COUNT:-0}\" = 0 ]; then for i in $(seq 300); do sleep 1; done; fi\n"
+                    "echo end\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", "--detach", check=True)
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+
+        def started():
+            for inst in self.ep.instances.values():
+                if inst.sandbox and glob.glob(os.path.join(inst.sandbox.root, "tmp", "spawn", "*", "batch.pid")):
+                    return True
+            return False
+        self.assertTrue(test_aws_provider.wait_for(started, 90 * time_scale()), "the batch script started on node 0")
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        node0, node1 = task["handle"].split(",")
+        self.ep.interrupt_spot(node1, notice_seconds=60)
+        self.assertEqual(self.spawn("wait", job, timeout=180 * time_scale()).returncode, 0)
+
+        self.assertEqual(self.read(f"slurm-{job}.out"), "start restart=1\nend\n")  # truncated at the restart
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual((task["state"], task["restart_count"]), ("COMPLETED", 1), task)
+        self.assertEqual(len(self.ep.instances), 4, "both nodes again for the second run")
+        with open(os.path.join(self.dir, "ep", "s3", BUCKET, "spawn%2Fjobs%2F" + job + "%2Fmarkers%2F0.1")) as f:
+            marker = f.read()
+        self.assertIn("state=PREEMPTED", marker)
+        self.assertIn("reason=spot interruption", marker)
+        # The first attempt's --signal reached its batch shell, which checkpointed and ended at once.
+        with open(os.path.join(self.dir, "ep", "s3", BUCKET, "spawn%2Fjobs%2F" + job + "%2Ftasks%2F0.1%2Fruntime.log")) as f:
+            runtime_log = f.read()
+        self.assertIn("spot interruption notice", runtime_log)
+        self.assertIn("sent signal 10 to the batch shell", runtime_log)
+        with open(os.path.join(self.dir, "ep", "instances", node1, "tmp", "spawn", "bootstrap.log")) as f:
+            self.assertIn("spot interruption notice", f.read(), "node 1 had the notice and passed it on")
+        with open(os.path.join(self.dir, "ep", "instances", node0, "tmp", "spawn", "bootstrap.log")) as f:
+            self.assertIn("spot interruption notice", f.read())
+        # The detached supervisor deletes the last cohort's groups once its nodes are gone, after the job's end.
+        test_aws_provider.wait_for(lambda: not self.ep.placement_groups and not self.ep.security_groups, 60 * time_scale())
+        self.assert_all_terminated()
+        self.assert_groups_deleted()
 
 
 class Launch(AwsMpiCase):

@@ -133,7 +133,9 @@ tick=0
 while kill -0 "$rt" 2>/dev/null; do
   sleep 1
   tick=$((tick + 1))
-  if ((tick % spot_poll_seconds == 0)) && notice=$(imds_get spot/instance-action); then
+  # This node's notice, or one another node of the job passed on (cohort_serve): either ends the task here.
+  if ((tick % spot_poll_seconds == 0)) && { notice=$(imds_get spot/instance-action) ||
+    { [[ -s $dir/spot.peer ]] && IFS= read -r notice <"$dir/spot.peer"; }; }; then
     say "spot interruption notice: $notice"
     echo "$(date +%FT%T) spot interruption notice: $notice" >>"$dir/runtime.log"
     preempted=1

@@ -131,9 +131,26 @@ cohort_send_back() {
   rm -f "$dir"/peer-*.notes
   say "the other nodes sent their changes back"
 }
+# Another node serves until node 0's marker exists. A spot interruption notice for it is passed to node 0 (as
+# spot.peer in node 0's task directory), which gives the job its --signal and ends the task as preempted: the job
+# cannot go on without this node.
 cohort_serve() {
   say "serving the cohort until the task ends on node 0"
-  until curl -sf -m 20 -o /dev/null "$done_url"; do sleep 2; done
+  local notice="" next_poll=0 node0
+  node0=$(awk '$1 == "node" && $2 == 0 {print $4}' "$root/cohort")
+  until curl -sf -m 20 -o /dev/null "$done_url"; do
+    if [[ -z $notice ]] && (( $(date +%s) >= next_poll )); then
+      next_poll=$(( $(date +%s) + spot_poll_seconds ))
+      if notice=$(imds_get spot/instance-action); then
+        say "spot interruption notice: $notice; telling node 0"
+        printf '%s\n' "$notice" | "$dir/bin/ssh" "$node0" 'cat >"$SPAWN_NODE_DIR/spot.peer"' 2>>"$log" ||
+          say "could not tell node 0 (ssh exit status $?)"
+      else
+        notice=""
+      fi
+    fi
+    sleep 2
+  done
   say "the task ended"
   [[ -f $dir/ssh/sshd.pid ]] && kill "$(<"$dir/ssh/sshd.pid")" 2>/dev/null
   off
