@@ -322,13 +322,11 @@ class Spot(AwsMpiCase):
         [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
         self.assertEqual((task["state"], task["restart_count"]), ("COMPLETED", 1), task)
         self.assertEqual(len(self.ep.instances), 4, "both nodes again for the second run")
-        with open(os.path.join(self.dir, "ep", "s3", BUCKET, "spawn%2Fjobs%2F" + job + "%2Fmarkers%2F0.1")) as f:
-            marker = f.read()
+        marker = self.job_object(job, "markers/0.1")
         self.assertIn("state=PREEMPTED", marker)
         self.assertIn("reason=spot interruption", marker)
         # The first attempt's --signal reached its batch shell, which checkpointed and ended at once.
-        with open(os.path.join(self.dir, "ep", "s3", BUCKET, "spawn%2Fjobs%2F" + job + "%2Ftasks%2F0.1%2Fruntime.log")) as f:
-            runtime_log = f.read()
+        runtime_log = self.job_object(job, "tasks/0.1/runtime.log")
         self.assertIn("spot interruption notice", runtime_log)
         self.assertIn("sent signal 10 to the batch shell", runtime_log)
         with open(os.path.join(self.dir, "ep", "instances", node1, "tmp", "spawn", "bootstrap.log")) as f:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
@@ -49,6 +50,11 @@ class AwsProviderCase(unittest.TestCase):
                         AWS_REGION="us-east-1", AWS_ENDPOINT_URL=self.ep.url, SPAWN_AWS_BUCKET=BUCKET,
                         SPAWN_INSTANCE_TYPES="c5.large,c5.xlarge", AWS_CONFIG_FILE="/dev/null",
                         AWS_SHARED_CREDENTIALS_FILE="/dev/null", SPAWN_AWS_COOLDOWN_SECONDS="600")
+
+    def job_object(self, job, key):
+        """The text of the job's S3 object spawn/jobs/JOB/KEY in the endpoint's bucket."""
+        with open(os.path.join(self.dir, "ep", "s3", BUCKET, urllib.parse.quote(f"spawn/jobs/{job}/{key}", safe=""))) as f:
+            return f.read()
 
     def script(self, text, name="job.sbatch"):
         with open(os.path.join(self.work, name), "w") as f:
@@ -188,12 +194,10 @@ class Faults(AwsProviderCase):
         [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
         self.assertEqual(task["restart_count"], 1)
         # The first attempt's marker says why it ended; its --signal reached the batch shell first.
-        with open(os.path.join(self.dir, "ep", "s3", BUCKET, "spawn%2Fjobs%2F" + job + "%2Fmarkers%2F0.1")) as f:
-            marker = f.read()
+        marker = self.job_object(job, "markers/0.1")
         self.assertIn("state=PREEMPTED", marker)
         self.assertIn("reason=spot interruption", marker)
-        with open(os.path.join(self.dir, "ep", "s3", BUCKET, "spawn%2Fjobs%2F" + job + "%2Ftasks%2F0.1%2Fruntime.log")) as f:
-            runtime_log = f.read()
+        runtime_log = self.job_object(job, "tasks/0.1/runtime.log")
         self.assertIn("spot interruption notice", runtime_log)
         self.assertIn("sent signal 10 to the batch shell", runtime_log)
 
