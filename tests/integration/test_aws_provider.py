@@ -17,8 +17,10 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
+sys.path.insert(0, HERE)
 import sandbox  # noqa: E402
 from endpoint import Config, Endpoint  # noqa: E402
+from spawnlib import time_scale  # noqa: E402
 
 SPAWN = None
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -26,7 +28,8 @@ BUCKET = "spawn-test-bucket"
 
 
 def wait_for(predicate, timeout=30.0):
-    deadline = time.time() + timeout
+    """Polls predicate until it is true (True) or timeout x SPAWN_TEST_TIME_SCALE seconds have passed (False)."""
+    deadline = time.time() + timeout * time_scale()
     while time.time() < deadline:
         if predicate():
             return True
@@ -39,8 +42,10 @@ class AwsProviderCase(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="spawn-aws-provider-test-")
         if not os.environ.get("SPAWN_TEST_KEEP"):  # SPAWN_TEST_KEEP=1: the instances' files stay, to read after a failure
             self.addCleanup(shutil.rmtree, self.dir, True)
+        # minute_seconds: the boot-time backstop `shutdown -h +(limit + 10)` of a -t 5 job fires after 60 s, long
+        # after any of these jobs ends however slow the machine (RuntimeDies, which waits for it, makes it shorter).
         self.ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1,
-                                  minute_seconds=1.0, credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
+                                  minute_seconds=4.0, credentials={KEY: SECRET}), os.path.join(self.dir, "ep")).start()
         self.addCleanup(self.ep.stop)
         os.makedirs(os.path.join(self.dir, "ep", "s3", BUCKET))
         self.work = os.path.join(self.dir, "work")
@@ -62,7 +67,8 @@ class AwsProviderCase(unittest.TestCase):
         return name
 
     def spawn(self, *args, timeout=120, check=False):
-        p = subprocess.run([SPAWN, *args], cwd=self.work, env=self.env, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([SPAWN, *args], cwd=self.work, env=self.env, capture_output=True, text=True,
+                           timeout=timeout * time_scale())
         if check:
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         return p

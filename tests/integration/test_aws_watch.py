@@ -17,6 +17,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_aws_provider as base  # noqa: E402  (the endpoint fixture: AwsProviderCase)
+from spawnlib import time_scale  # noqa: E402
 from test_aws_provider import AwsProviderCase, wait_for  # noqa: E402
 
 
@@ -98,7 +99,8 @@ class RuntimeDies(WatchCase):
     def run_with_runtime_killed(self, directives, expected_status):
         """Runs a task that sleeps on its first attempt, kills everything the user data started on that instance once
         the job runs, checks that only the backstop ended it, and returns (job id, the first instance)."""
-        # -t 1: the backstop is `shutdown -h +11` (limit + 600 s grace), 11 s at the fixture's minute_seconds=1.
+        # -t 1: the backstop is `shutdown -h +11` (limit + 600 s grace), 11 s at minute_seconds=1.
+        self.ep.config.minute_seconds = 1.0
         self.script("#!/bin/bash\n#SBATCH -t 1\n" + directives + "echo attempt ${SLURM_RESTART_COUNT:-0}\n"
                     "if [ \"${SLURM_RESTART_COUNT:-0}\" = 0 ]; then sleep 300; fi\n")
         proc = subprocess.Popen([base.SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"],
@@ -113,7 +115,7 @@ class RuntimeDies(WatchCase):
         killed_at = time.time()
         self.assertGreater(inst.sandbox.kill_user_data(), 0)
         self.assertEqual(inst.state, "running", "the machine stays up with its software gone")
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120 * time_scale())
         self.assertEqual(proc.returncode, expected_status, out + err)
         # The foreground submit's progress lines carry the cost so far.
         self.assertRegex(err, r"job \d+: 1 running, \$[0-9.]+ so far \(")
