@@ -4,6 +4,7 @@ executed in its sandbox: `spawn slurm submit --provider aws --yes` on array jobs
 objects, every instance terminated, batched RunInstances, capacity fallback, throttling, spot interruption
 re-queued, a supervisor killed mid-launch and resumed without duplicate instances."""
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -187,9 +188,18 @@ class Faults(AwsProviderCase):
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.assertTrue(wait_for(lambda: any(i.state == "running" and i.sandbox for i in self.ep.instances.values())))
         first = next(iter(self.ep.instances))
-        time.sleep(1.5)
+        # The notice comes once the script runs with its trap set (its first line, seen in its output on the instance).
+        outputs = os.path.join(self.ep.instances[first].sandbox.root, "tmp", "spawn", "work", "slurm-*.out")
+
+        def started():
+            for path in glob.glob(outputs):
+                with open(path) as f:
+                    if "start restart=0" in f.read():
+                        return True
+            return False
+        self.assertTrue(wait_for(started, 60), glob.glob(outputs))
         self.ep.interrupt_spot(first, notice_seconds=15)
-        out, err = proc.communicate(timeout=90)
+        out, err = proc.communicate(timeout=90 * time_scale())
         self.assertEqual(proc.returncode, 0, out + err)
         self.assertEqual(len(self.ep.instances), 2, "the task ran again on a new instance")
         job = out.split("Submitted batch job ")[1].split()[0]
