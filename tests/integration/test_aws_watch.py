@@ -123,8 +123,11 @@ class RuntimeDies(WatchCase):
         # Only the scheduled shutdown ended it: no cancel, no power-off from the (dead) bootstrap.
         commands = [(e["command"], e["args"]) for e in inst.power_events]
         self.assertEqual(commands, [("shutdown", ["-h", "+11"]), ("poweroff", ["(scheduled)"])])
+        # The scheduled power-off, not an earlier one: never before the 11 s (the endpoint's timer starts after it
+        # records the shutdown request). How late a loaded machine runs that timer is the endpoint's, not spawn's.
         fired = inst.power_events[1]["at"] - inst.power_events[0]["at"]
-        self.assertAlmostEqual(fired, 11.0, delta=1.5)
+        self.assertGreaterEqual(fired, 10.9)
+        self.assertLess(fired, 11.0 + 10 * time_scale())
         self.assertGreater(inst.power_events[1]["at"], killed_at)
         self.assertEqual(inst.state_reason[0], "Client.InstanceInitiatedShutdown")
         self.assert_all_terminated()
