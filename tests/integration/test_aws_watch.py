@@ -154,9 +154,12 @@ class PartialFill(WatchCase):
     def test_partial_fill_runs_every_task_once_with_logs_followed_and_cost(self):
         self.ep.add_fault({"type": "partial", "instance_type": "c5.large", "available": 6, "count": 1})
         self.env["SPAWN_AWS_LOG_SYNC_SECONDS"] = "1"
+        # Task 0 ends only once the test opens its gate (the simulated instances see this machine's files).
+        gate = os.path.join(self.dir, "task-0-may-end")
         self.script("#!/bin/bash\n#SBATCH --array=0-9\n#SBATCH -t 5\n#SBATCH -e err-%a.txt\n"
                     "echo begin $SLURM_ARRAY_TASK_ID\necho oops $SLURM_ARRAY_TASK_ID >&2\n"
-                    "if [ $SLURM_ARRAY_TASK_ID = 0 ]; then sleep 8; fi\necho end $SLURM_ARRAY_TASK_ID\n")
+                    f"if [ $SLURM_ARRAY_TASK_ID = 0 ]; then while [ ! -e {gate} ]; do sleep 0.2; done; fi\n"
+                    "echo end $SLURM_ARRAY_TASK_ID\n")
         job = job_of(self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", "--detach",
                                 check=True).stdout)
         self.assertTrue(wait_for(lambda: self.status(job)["counts"]["running"] >= 1, 30))
@@ -170,14 +173,24 @@ class PartialFill(WatchCase):
                 lines.append((time.time(), line.rstrip("\n")))
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        stderr_follow = self.spawn("logs", f"{job}_0", "--follow", "--stderr", timeout=120)
-        self.assertEqual(stderr_follow.returncode, 0, stderr_follow.stderr)
-        self.assertEqual(stderr_follow.stdout, "oops 0\n")
-        self.assertEqual(follow.wait(timeout=120), 0, follow.stderr.read())
-        reader.join(10)
+        stderr_follow = subprocess.Popen([base.SPAWN, "logs", f"{job}_0", "--follow", "--stderr"], cwd=self.work,
+                                         env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for p in (follow, stderr_follow):
+            self.addCleanup(p.stderr.close)
+            self.addCleanup(p.stdout.close)
+            self.addCleanup(lambda p=p: p.poll() is None and p.kill())
+        # "begin 0" arrives while the task still runs: it cannot end before the gate opens.
+        self.assertTrue(wait_for(lambda: lines, 60), "no line of task 0 while it runs")
+        opened = time.time()
+        open(gate, "w").close()
+        err_out, err_err = stderr_follow.communicate(timeout=120 * time_scale())
+        self.assertEqual(stderr_follow.returncode, 0, err_err)
+        self.assertEqual(err_out, "oops 0\n")
+        self.assertEqual(follow.wait(timeout=120 * time_scale()), 0, follow.stderr.read())
+        reader.join(10 * time_scale())
         self.assertEqual([text for _, text in lines], ["begin 0", "end 0"])
-        # "begin 0" arrived while the task still ran (it sleeps 8 s before "end 0").
-        self.assertGreater(lines[1][0] - lines[0][0], 3.0, lines)
+        self.assertLess(lines[0][0], opened, lines)
+        self.assertGreater(lines[1][0], opened, lines)
         self.assertEqual(self.spawn("wait", job, timeout=120).returncode, 0)
 
         # 6 of 10 on the first pool, the other 4 on the next; every task ran exactly once.
