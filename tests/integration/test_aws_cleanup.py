@@ -14,7 +14,9 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
+sys.path.insert(0, HERE)
 from endpoint import Config, Endpoint  # noqa: E402
+from spawnlib import time_scale, wait_until  # noqa: E402
 
 SPAWN = None
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -47,8 +49,12 @@ class AwsCleanupCase(unittest.TestCase):
         return {i: self.ep.instances[i].state for i in ids}
 
     def spawn(self, *args):
-        return subprocess.run([SPAWN, *args], env=self.env, capture_output=True, text=True, timeout=60,
+        return subprocess.run([SPAWN, *args], env=self.env, capture_output=True, text=True, timeout=60 * time_scale(),
                               stdin=subprocess.DEVNULL)
+
+    def wait_terminated(self, ids):
+        """Until the endpoint has moved the instances from shutting-down to terminated."""
+        wait_until(lambda: set(self.states(ids).values()) == {"terminated"}, 30, 0.02)
 
     def test_lists_and_cleans_up_only_spawns_instances(self):
         job7 = self.launch(3, {"spawn:managed": "true", "spawn:job": "7", "Name": "spawn-7"})
@@ -97,8 +103,7 @@ class AwsCleanupCase(unittest.TestCase):
             for i in other:
                 self.assertNotIn(i, json.dumps(c))
 
-        import time
-        time.sleep(0.5)  # shutting-down -> terminated
+        self.wait_terminated(job7 + job8)
         empty = self.spawn("aws", "list")
         self.assertEqual(empty.returncode, 0, empty.stderr)
         self.assertIn("no instances of spawn in us-east-1", empty.stdout)
@@ -123,13 +128,16 @@ class AwsCleanupCase(unittest.TestCase):
         dry = self.spawn("aws", "cleanup", "--dry-run")
         self.assertIn("dry run: would terminate 2 instance(s) and delete 2 placement/security group(s) in us-east-1",
                       dry.stderr)
+        # EC2 refuses while the instances are shutting down; the next cleanup finishes the job. (They stay shutting
+        # down until the first cleanup has returned, however long it takes.)
+        self.ep.config.shutting_down_seconds = 3600
         first = self.spawn("aws", "cleanup", "--yes")
         self.assertEqual(first.returncode, 0, first.stderr)
         self.assertIn("terminating 2 instance(s) in us-east-1", first.stderr)
-        # EC2 refuses while the instances are shutting down; the next cleanup finishes the job.
         self.assertIn("still in use by instances shutting down: run spawn aws cleanup again", first.stderr)
-        import time
-        time.sleep(0.5)  # shutting-down -> terminated
+        self.assertEqual(set(self.states(ids).values()), {"shutting-down"})
+        self.ep.config.shutting_down_seconds = 0.1
+        self.wait_terminated(ids)
         second = self.spawn("aws", "cleanup", "--yes")
         self.assertEqual(second.returncode, 0, second.stderr)
         self.assertEqual(sorted(self.ep.placement_groups), ["theirs"])
