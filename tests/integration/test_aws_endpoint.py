@@ -54,10 +54,12 @@ class EndpointCase(unittest.TestCase):
 
 class States(EndpointCase):
     def test_lifecycle_spot_notice_and_imds(self):
-        ep = self.start(pending_seconds=0.1, shutting_down_seconds=0.1)
+        # Each state lasts until the test has looked at it: pending, then shutting-down, are released by hand.
+        ep = self.start(pending_seconds=3600, shutting_down_seconds=3600)
         [iid] = self.launch(None, 1, **{"InstanceMarketOptions.MarketType": "spot",
                                         "MetadataOptions.HttpTokens": "required", "IamInstanceProfile.Name": "role1"})
         self.assertEqual(self.state(iid), "pending")
+        ep.config.pending_seconds = 0.1
         self.assertTrue(wait_for(lambda: self.state(iid) == "running"))
         imds = ep.imds_url(iid)
         with self.assertRaises(urllib.error.HTTPError) as e:
@@ -74,8 +76,10 @@ class States(EndpointCase):
             get("/latest/meta-data/spot/instance-action")
         ep.interrupt_spot(iid, notice_seconds=0.3)
         self.assertEqual(json.loads(get("/latest/meta-data/spot/instance-action").read())["action"], "terminate")
-        self.assertTrue(wait_for(lambda: self.state(iid) == "terminated"))
+        self.assertTrue(wait_for(lambda: self.state(iid) == "shutting-down"))
         self.assertEqual(ep.instances[iid].state_reason[0], "Server.SpotInstanceTermination")
+        ep.config.shutting_down_seconds = 0.1
+        self.assertTrue(wait_for(lambda: self.state(iid) == "terminated"))
 
     def test_partial_fill_and_capacity(self):
         ep = self.start()
@@ -204,7 +208,8 @@ class Sandboxed(EndpointCase):
         self.assertTrue(sandbox.host_paths_untouched(), "a shim leaked out of its mount namespace")
 
     def test_scheduled_shutdown_then_cancel_keeps_running(self):
-        ep = self.start(pending_seconds=0.05, minute_seconds=0.6, execute_user_data=True)
+        # The minute outlasts starting the second shim (a python3) on a loaded machine, so the cancel comes first.
+        ep = self.start(pending_seconds=0.05, minute_seconds=3.0, execute_user_data=True)
         [iid] = self.launch("#!/bin/sh\nshutdown -h +1\necho scheduled\nsleep 0.2\nshutdown -c\necho cancelled\n")
         self.assertTrue(wait_for(lambda: (ep.instances[iid].sandbox or None) is not None and
                                  ep.instances[iid].sandbox.status()["user_data_exit_code"] is not None))
@@ -213,13 +218,14 @@ class Sandboxed(EndpointCase):
         self.assertEqual(inst.sandbox.status()["user_data_exit_code"], 0)
         self.assertEqual([e["command"] for e in inst.power_events], ["shutdown", "shutdown"])
         self.assertIsNone(inst.scheduled_shutdown)
-        time.sleep(1.0)  # past the minute the backstop would have fired
+        time.sleep(max(0.0, inst.power_events[0]["at"] + 3.0 + 0.5 - time.time()))  # past when it would have fired
         self.assertEqual(self.state(iid), "running")
         with open(inst.sandbox.status()["console"]) as f:
             self.assertEqual(f.read().splitlines().count("scheduled"), 1)
 
     def test_scheduled_shutdown_fires_when_not_cancelled(self):
-        ep = self.start(pending_seconds=0.05, minute_seconds=0.3, shutting_down_seconds=0.05, execute_user_data=True)
+        # Scheduled for a minute of 2 s: long enough for the test to see it scheduled and the instance still up.
+        ep = self.start(pending_seconds=0.05, minute_seconds=2.0, shutting_down_seconds=0.05, execute_user_data=True)
         [iid] = self.launch("#!/bin/sh\nshutdown -h +1\nsleep 30\n")
         self.assertTrue(wait_for(lambda: ep.instances[iid].scheduled_shutdown is not None))
         self.assertEqual(self.state(iid), "running")
