@@ -129,14 +129,18 @@ exit 0
 def test_afterok_chain_and_command_line_dependency() -> None:
     e = Env()
     log = e.dir / "order"
-    e.script("a.sbatch", f"#!/bin/bash\nsleep 1\necho a >> {log}\n")
+    gate = e.dir / "a-may-end"  # a runs until the test has seen b and c wait for it
+    e.script("a.sbatch", f"#!/bin/bash\nwhile [ ! -e {gate} ]; do sleep 0.05; done\necho a >> {log}\n")
     e.script("b.sbatch", f"#!/bin/bash\necho b >> {log}\n")
     a = e.submit_detached("a.sbatch")["job_id"]
     # --dependency after the script, on spawn's command line.
     b = e.submit_detached("b.sbatch", "--dependency", f"afterok:{a}")["job_id"]
     c = e.submit_detached(f"--dependency=afterok:{b}", "b.sbatch")["job_id"]
-    s = e.status(b)
-    expect(s["tasks"][0]["state"] in ("PENDING", "COMPLETED"), json.dumps(s))
+    for job in (b, c):
+        e.wait_until(lambda: e.status(job)["tasks"][0]["reason"] == "Dependency", timeout=20)
+        s = e.status(job)
+        expect(s["tasks"][0]["state"] == "PENDING", json.dumps(s))
+    gate.touch()
     expect(e.run("wait", str(c)).returncode == 0, "chain completes")
     expect(log.read_text() == "a\nb\nb\n", log.read_text())
 
