@@ -96,6 +96,15 @@ int live_members(int pgid) {
   return count;
 }
 
+// Polls until what() holds, for up to 30 seconds (a loaded machine, an ASan build); what()'s last answer.
+template <typename F> bool eventually(F what) {
+  for (int i = 0; i < 3000; ++i) {
+    if (what()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return what();
+}
+
 // Waits up to two seconds for every process of pgid to end.
 bool group_ends(int pgid) {
   for (int i = 0; i < 200 && live_members(pgid) > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -177,7 +186,8 @@ TEST_F(LocalProviderTest, UnwritableOutputFails) {
 }
 
 TEST_F(LocalProviderTest, TimeLimitSendsTheSignalToTheBatchShellThenTermThenKill) {
-  plan.time_limit_seconds = 3;
+  // USR1 2 s after the start: the batch shell must have set its trap by then, even on a loaded machine.
+  plan.time_limit_seconds = 4;
   plan.signal = SignalSpec{10, "USR1", 2, true, false};
   // The script ignores SIGTERM, so only the SIGKILL one kill wait (1 s) after the limit ends it.
   auto start = std::chrono::steady_clock::now();
@@ -186,9 +196,9 @@ TEST_F(LocalProviderTest, TimeLimitSendsTheSignalToTheBatchShellThenTermThenKill
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(status.state, TaskState::timeout) << status.reason;
   EXPECT_EQ(status.exit_code, 137);
-  EXPECT_EQ(status.reason, "time limit of 3 s reached (killed by signal 9)");
+  EXPECT_EQ(status.reason, "time limit of 4 s reached (killed by signal 9)");
   auto out = work_file("slurm-41.out");
-  // USR1 comes 2 s before the limit of 3 s (the shell's own clock may have started a little late on a busy
+  // USR1 comes 2 s before the limit of 4 s (the shell's own clock may have started a little late on a busy
   // machine: at most 2 of its seconds have passed), then the limit message, then TERM; SIGKILL ends it.
   auto usr1 = out.find("got USR1 at ");
   ASSERT_NE(usr1, std::string::npos) << out;
@@ -200,12 +210,13 @@ TEST_F(LocalProviderTest, TimeLimitSendsTheSignalToTheBatchShellThenTermThenKill
   EXPECT_NE(term, std::string::npos) << out;
   EXPECT_LT(usr1, limit) << out;
   EXPECT_LT(limit, term) << out;
-  EXPECT_GE(elapsed, 3.9);
+  EXPECT_GE(elapsed, 4.9);
   EXPECT_LT(elapsed, 20.0);  // a bound for a busy machine; the order above is what the test is about
 }
 
 TEST_F(LocalProviderTest, SignalWithoutBatchFlagReachesOnlyTheSteps) {
-  plan.time_limit_seconds = 2;
+  // USR1 2 s after the start: the step (srun, then its bash) must have set its trap by then, even on a loaded machine.
+  plan.time_limit_seconds = 3;
   plan.signal = SignalSpec{10, "USR1", 1, false, false};
   auto status = run("#!/bin/bash\ntrap 'echo batch got USR1' USR1\ntrap 'echo batch got TERM' TERM\n"
                     "srun bash -c 'trap \"echo step got USR1\" USR1; while :; do sleep 0.1; done'\n");
@@ -223,7 +234,11 @@ TEST_F(LocalProviderTest, CancelEndsEveryProcessAndRecordsCancelled) {
   plan.script_text = "#!/bin/bash\nsleep 300 &\nsrun sleep 300\n";
   auto r = request();
   auto handle = launch(r);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Cancelled once the step runs (it is registered in steps/), not after a guessed 300 ms.
+  ASSERT_TRUE(eventually([&] {
+    std::error_code ec;
+    return fs::exists(r.state_dir / "steps") && !fs::is_empty(r.state_dir / "steps", ec);
+  })) << "the step never started";
   EXPECT_EQ(provider->poll(r, handle).state, TaskState::running);
   provider->cancel(r, handle);
   auto status = wait_final(*provider, r, handle);
@@ -239,7 +254,9 @@ TEST_F(LocalProviderTest, CancelEndsEveryProcessAndRecordsCancelled) {
 }
 
 TEST_F(LocalProviderTest, TaskSurvivesItsLauncherAndANewProviderSeesItEnd) {
-  plan.script_text = "#!/bin/bash\nsleep 0.5\necho done\nexit 4\n";
+  // The task runs until the test opens its gate, after the new provider has seen it running.
+  auto gate = m_root / "gate";
+  plan.script_text = "#!/bin/bash\nwhile [ ! -e " + gate.string() + " ]; do sleep 0.05; done\necho done\nexit 4\n";
   auto r = request();
   std::string handle;
   {
@@ -250,6 +267,7 @@ TEST_F(LocalProviderTest, TaskSurvivesItsLauncherAndANewProviderSeesItEnd) {
   }  // the launcher forgets the task
   auto second = make_local_provider();
   EXPECT_EQ(second->poll(r, handle).state, TaskState::running);
+  ASSERT_TRUE(util::write_file_atomic(gate, ""));
   auto status = wait_final(*second, r, handle);
   EXPECT_EQ(status.state, TaskState::failed);
   EXPECT_EQ(status.exit_code, 4);
@@ -303,7 +321,11 @@ TEST_F(LocalProviderTest, RuntimeKilledWithoutMarkerIsFailedAndItsTaskIsKilled) 
   auto handle = launch(r);
   auto process = parse_handle(handle);
   ASSERT_TRUE(process);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Killed once the batch script runs (the runtime records its process group first), not after a guessed 300 ms.
+  ASSERT_TRUE(eventually([&] {
+    auto pid = util::read_file(r.state_dir / "batch.pid");
+    return pid && !pid->empty() && pid->back() == '\n';
+  })) << "the batch script never started";
   ::kill(process->pid, SIGKILL);
   auto status = wait_final(*provider, r, handle);
   EXPECT_EQ(status.state, TaskState::failed);
@@ -440,7 +462,7 @@ TEST_F(LocalProviderTest, CancelRightAfterLaunchIsNeverLost) {
   auto r = request();
   auto handle = launch(r);
   provider->cancel(r, handle);
-  auto status = wait_final(*provider, r, handle, 5);
+  auto status = wait_final(*provider, r, handle);
   EXPECT_EQ(status.state, TaskState::cancelled) << status.reason;
 }
 
