@@ -3,6 +3,7 @@
 // S3, pagination, and that no secret ever shows up in an error or a log line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -43,7 +44,8 @@ public:
                state.c_str(), "--config", json.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    // Up to 30 s for python3 to start it: a loaded machine (ASan tests, a build) can take seconds.
+    for (int i = 0; i < 1200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
     auto text = spawn::util::read_file(port_file);
     if (text) url = "http://127.0.0.1:" + *text;
   }
@@ -474,9 +476,15 @@ TEST(AwsClient, DescribeFollowsPagesAndBatchesTerminate) {
   ASSERT_TRUE(changes) << changes.error().to_string();
   EXPECT_EQ(changes->size(), 12u);
   EXPECT_EQ(changes->at(0).current, InstanceState::shutting_down);
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  auto after = ec2.describe_instances({ids, {}, std::nullopt});
-  ASSERT_TRUE(after);
+  // Until the endpoint has moved them on (0.2 s after, when its ticker thread gets to run).
+  decltype(ec2.describe_instances({ids, {}, std::nullopt})) after;
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    after = ec2.describe_instances({ids, {}, std::nullopt});
+    ASSERT_TRUE(after) << after.error().to_string();
+    if (std::all_of(after->begin(), after->end(), [](const auto& i) { return i.state == InstanceState::terminated; }))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   for (const auto& i : *after) {
     EXPECT_EQ(i.state, InstanceState::terminated) << i.id;
     EXPECT_EQ(i.state_reason_code, "Client.UserInitiatedShutdown");
