@@ -22,6 +22,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
 import test_aws_provider  # noqa: E402  (its AwsProviderCase: endpoint with user data executed, spawn, helpers)
+from spawnlib import time_scale  # noqa: E402
 from test_aws_provider import BUCKET  # noqa: E402
 from spawnlib import time_scale  # noqa: E402
 
@@ -359,10 +360,18 @@ class Lifecycle(AwsMpiCase):
     def test_the_next_task_does_not_wait_for_the_last_ones_nodes_to_shut_down(self):
         # EC2 takes a while to terminate an instance and refuses to delete a group still in use: the ended cohort's
         # groups wait for its nodes to be gone, the next task of the array does not.
-        scale = max(1.0, float(os.environ.get("SPAWN_TEST_TIME_SCALE", "1")))
-        self.ep.config.shutting_down_seconds = 5.0 * scale
+        # Task 0's nodes stay shutting down until task 1's RunInstances has come (were task 1 waiting for them, it
+        # never would), then terminate.
+        self.ep.config.shutting_down_seconds = 3600
         self.script("#!/bin/bash\n#SBATCH -N 2 -t 5 --array=0-1%1\nsrun hostname\n")
-        self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes", check=True)
+        proc = subprocess.Popen([test_aws_provider.SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"],
+                                cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertTrue(test_aws_provider.wait_for(lambda: len(self.calls("RunInstances")) == 2, 120),
+                        [(i.id, i.state) for i in self.ep.instances.values()])
+        self.ep.config.shutting_down_seconds = 0.1
+        out, err = proc.communicate(timeout=120 * time_scale())
+        self.assertEqual(proc.returncode, 0, out + err)
         runs = self.calls("RunInstances")
         self.assertEqual(len(runs), 2)
         groups = [c["params"]["GroupId"] for c in self.calls("AuthorizeSecurityGroupIngress")]
@@ -396,7 +405,7 @@ class Lifecycle(AwsMpiCase):
         job = "1"
         c = self.spawn("cancel", job)
         self.assertEqual(c.returncode, 0, c.stdout + c.stderr)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120 * time_scale())
         [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
         self.assertEqual(task["state"], "CANCELLED", task)
         self.assertEqual(len(self.ep.instances), 2)
