@@ -24,7 +24,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "aws_endpoint"))
 import test_aws_provider  # noqa: E402  (its AwsProviderCase: endpoint with user data executed, spawn, helpers)
 from spawnlib import time_scale  # noqa: E402
 from test_aws_provider import BUCKET  # noqa: E402
-from spawnlib import time_scale  # noqa: E402
 
 MPI_HELLO = r"""
 #include <mpi.h>
@@ -313,11 +312,11 @@ class Spot(AwsMpiCase):
                 if inst.sandbox and glob.glob(os.path.join(inst.sandbox.root, "tmp", "spawn", "*", "batch.pid")):
                     return True
             return False
-        self.assertTrue(test_aws_provider.wait_for(started, 90 * time_scale()), "the batch script started on node 0")
+        self.assertTrue(test_aws_provider.wait_for(started, 90), "the batch script started on node 0")
         [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
         node0, node1 = task["handle"].split(",")
         self.ep.interrupt_spot(node1, notice_seconds=60)
-        self.assertEqual(self.spawn("wait", job, timeout=180 * time_scale()).returncode, 0)
+        self.assertEqual(self.spawn("wait", job, timeout=180).returncode, 0)
 
         self.assertEqual(self.read(f"slurm-{job}.out"), "start restart=1\nend\n")  # truncated at the restart
         [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
@@ -335,7 +334,7 @@ class Spot(AwsMpiCase):
         with open(os.path.join(self.dir, "ep", "instances", node0, "tmp", "spawn", "bootstrap.log")) as f:
             self.assertIn("spot interruption notice", f.read())
         # The detached supervisor deletes the last cohort's groups once its nodes are gone, after the job's end.
-        test_aws_provider.wait_for(lambda: not self.ep.placement_groups and not self.ep.security_groups, 60 * time_scale())
+        test_aws_provider.wait_for(lambda: not self.ep.placement_groups and not self.ep.security_groups, 60)
         self.assert_all_terminated()
         self.assert_groups_deleted()
 
