@@ -101,6 +101,36 @@ class TravellingDirectory(WorkdirCase):
         self.assertNotIn(base.SECRET.encode(), self.get(BUCKET, f"spawn/jobs/{job}/workdir.listing"))
         self.assert_all_terminated()
 
+    def test_what_the_job_deletes_or_links_is_so_here_after_it(self):
+        """As on a cluster's shared file system: files the script deletes are gone after the job, links it makes are
+        there; a file changed here while the job ran is kept, and the status says so."""
+        self.write("old.txt", "obsolete\n")
+        self.write("mine.txt", "as submitted\n")
+        self.write("tmp/partial.dat", "partial\n")
+        os.symlink("data/1.txt", os.path.join(self.work, "stale-link"))
+        self.script("#!/bin/bash\n#SBATCH -t 5\n"
+                    "rm old.txt mine.txt stale-link tmp/partial.dat\nmkdir -p results\necho r > results/run1.txt\n"
+                    "ln -s results/run1.txt latest\nln -s /nonexistent/elsewhere dangling\nsleep 3\n")
+        _, job = self.submit("--detach")
+        # Running: the files went up (the detached supervisor uploads them before it launches).
+        self.assertTrue(base.wait_for(lambda: json.loads(self.spawn("status", job, "--json", check=True).stdout)
+                                      ["tasks"][0]["state"] == "RUNNING", 60))
+        self.write("mine.txt", "changed here meanwhile\n")
+        self.assertEqual(self.spawn("wait", job, timeout=120).returncode, 0)
+        for gone in ("old.txt", "stale-link", "tmp/partial.dat"):
+            self.assertFalse(os.path.lexists(os.path.join(self.work, gone)), gone)
+        self.assertTrue(os.path.isdir(os.path.join(self.work, "tmp")), "directories stay")
+        self.assertEqual(self.read("mine.txt"), "changed here meanwhile\n")
+        self.assertEqual(os.readlink(os.path.join(self.work, "latest")), "results/run1.txt")
+        self.assertEqual(self.read("latest"), "r\n")
+        self.assertEqual(os.readlink(os.path.join(self.work, "dangling")), "/nonexistent/elsewhere")
+        self.assertEqual(self.read("data/1.txt"), "one two three\n")
+        [task] = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual(task["state"], "COMPLETED", task)
+        self.assertIn(os.path.join(self.work, "mine.txt") + ": deleted by the job, kept here (changed since the job "
+                      "started)", task["reason"])
+        self.assert_all_terminated()
+
     def test_array_tasks_each_bring_back_their_results(self):
         self.script("#!/bin/bash\n#SBATCH --array=0-3\n#SBATCH -t 5\n"
                     "mkdir -p results\necho task $SLURM_ARRAY_TASK_ID $(cat data/1.txt) > results/$SLURM_ARRAY_TASK_ID.txt\n")

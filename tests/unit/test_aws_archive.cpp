@@ -256,3 +256,32 @@ TEST_F(AwsArchive, ExtractionWritesAtomicallyAndRefusesPathsLeadingOutside) {
   for (const auto& e : fs::recursive_directory_iterator(root / "dest")) files += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(files, 1u);
 }
+
+TEST_F(AwsArchive, LinksComeBackAsLinksWithLongTargetsInGnuAndPaxForms) {
+  const std::string long_target = "results/" + std::string(110, 't') + ".txt";
+  write("src/results/run1.txt", "r\n");
+  fs::create_symlink("results/run1.txt", root / "src/latest");
+  fs::create_symlink(long_target, root / "src/far");
+  for (const std::string format : {"gnu", "pax"}) {
+    run("cd src && tar -czf ../" + format + ".tar.gz --format=" + format + " latest far results/run1.txt");
+    auto r = read_all({root / (format + ".tar.gz")});
+    ASSERT_FALSE(r.error) << *r.error;
+    ASSERT_EQ(r.entries.size(), 3u) << format;
+    EXPECT_EQ(r.entries[0].type, '2');
+    EXPECT_EQ(r.entries[0].link, "results/run1.txt");
+    EXPECT_EQ(r.entries[1].type, '2');
+    EXPECT_EQ(r.entries[1].link, long_target) << format << ": GNU 'K' long link, pax linkpath";
+    EXPECT_EQ(r.contents[2], "r\n");
+    // Extracted: links made as links (replacing what was there), the file through its directory.
+    const fs::path dest = root / ("dest-" + format);
+    fs::create_directories(dest);
+    std::ofstream(dest / "latest") << "an older regular file\n";
+    auto problems = extract_archive(files_in_order({root / (format + ".tar.gz")}), dest.string(), "s3://b/k", nullptr,
+                                    root, k_small_buffer);
+    EXPECT_TRUE(problems.empty()) << problems.front();
+    EXPECT_TRUE(fs::is_symlink(dest / "latest"));
+    EXPECT_EQ(fs::read_symlink(dest / "latest"), "results/run1.txt");
+    EXPECT_EQ(fs::read_symlink(dest / "far"), long_target);
+    EXPECT_EQ(*util::read_file(dest / "latest"), "r\n");
+  }
+}

@@ -200,7 +200,7 @@ PieceSource files_in_order(std::vector<fs::path> paths) {
 Expected<void> read_tar_gz(const PieceSource& pieces, const std::function<void(const TarEntry&, TarContent&)>& visit,
                            std::size_t buffer_bytes) {
   GzipStream gz(pieces, std::max<std::size_t>(buffer_bytes, 512));
-  std::optional<std::string> long_name;
+  std::optional<std::string> long_name, long_link;
   std::map<std::string, std::string, std::less<>> pax;  // the next member's pax records (path, size)
   std::optional<std::string> error;  // what a member's reader met
   char header[512];
@@ -218,7 +218,7 @@ Expected<void> read_tar_gz(const PieceSource& pieces, const std::function<void(c
     }
     if (!checksum_ok(h)) return Unexpected("a corrupt tar header at byte " + std::to_string(at));
     const char type = h[156];
-    const bool extended = type == 'L' || type == 'x' || type == 'g';
+    const bool extended = type == 'L' || type == 'K' || type == 'x' || type == 'g';
     std::uint64_t size = tar_number(h.substr(124, 12));
     if (auto it = pax.find("size"); it != pax.end() && !extended)  // pax records describe the member after them
       if (auto n = util::parse_uint(it->second)) size = *n;
@@ -230,6 +230,7 @@ Expected<void> read_tar_gz(const PieceSource& pieces, const std::function<void(c
       if (auto r = read_exact(gz, body.data(), size); !r) return Unexpected(r.error());
       if (auto r = skip(gz, padding); !r) return Unexpected(r.error());
       if (type == 'L') long_name = tar_string(body);
+      if (type == 'K') long_link = tar_string(body);
       if (type == 'x') {  // pax: "LEN KEY=VALUE\n" records
         for (std::size_t p = 0; p < body.size();) {
           auto sp = body.find(' ', p);
@@ -253,14 +254,22 @@ Expected<void> read_tar_gz(const PieceSource& pieces, const std::function<void(c
       std::string prefix = h.substr(257, 5) == "ustar" ? tar_string(h.substr(345, 155)) : "";
       e.path = (prefix.empty() ? "" : prefix + "/") + tar_string(h.substr(0, 100));
     }
+    if (auto it = pax.find("linkpath"); it != pax.end()) {
+      e.link = it->second;
+    } else if (long_link) {
+      e.link = *long_link;
+    } else {
+      e.link = tar_string(h.substr(157, 100));
+    }
     long_name.reset();
+    long_link.reset();
     pax.clear();
     e.type = type == '\0' || type == '7' ? '0' : type;
     e.mode = static_cast<std::uint32_t>(tar_number(h.substr(100, 8)) & 07777);
     e.mtime = static_cast<std::int64_t>(tar_number(h.substr(136, 12)));
-    e.size = e.type == '5' ? 0 : size;
+    e.size = e.type == '0' ? size : 0;
     MemberContent content(gz, error, e.type == '0' ? size : 0);
-    if (e.type == '0' || e.type == '5') visit(e, content);
+    if (e.type == '0' || e.type == '5' || e.type == '2') visit(e, content);
     if (error) return Unexpected(*error);
     if (auto r = skip(gz, (e.type == '0' ? content.left() : size) + padding); !r) return Unexpected(r.error());
   }

@@ -15,10 +15,11 @@
 
 namespace spawn::providers::aws {
 
-// One member of an archive: files and directories (links, devices and the like are skipped).
+// One member of an archive: files, directories and symbolic links (hard links, devices and the like are skipped).
 struct TarEntry {
   std::string path;  // as the archive names it ("results/0.txt", "results/" for a directory)
-  char type = '0';   // '0' file, '5' directory
+  char type = '0';   // '0' file, '5' directory, '2' symbolic link
+  std::string link;  // a link's target, as written
   std::uint32_t mode = 0644;
   std::int64_t mtime = 0;  // seconds since the epoch
   std::uint64_t size = 0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <fstream>
@@ -138,19 +140,22 @@ send_back() {
     rm -f "$dir/peers.notes"
   fi
   [[ -f $dir/workdir.in ]] || return 0
-  declare -A known=()
-  local kind mode size mtime sha path url
+  declare -A known=() links=()
+  local kind mode size mtime sha path url listed=()
   if [[ -f $dir/listing ]]; then
     while IFS=$'\t' read -r kind mode size mtime sha path url; do
-      [[ $kind == f ]] || continue
+      [[ $kind == f || $kind == l ]] || continue
       at "$path"
-      known[$p]="$size $mtime $sha"
+      if [[ $kind == f ]]; then known[$p]="$size $mtime $sha"; else links[$p]=$sha; fi
+      # The working directory's own files and links (stage-ins have no hash): their deletion comes back too.
+      [[ $path != /* && ($kind == l || $sha != -) ]] && listed+=("$kind"$'\t'"$size"$'\t'"$mtime"$'\t'"$sha"$'\t'"$path")
     done <"$dir/listing"
   fi
-  local skips=() a b i=0 piece=4294967296
+  local skips=() a b i=0 piece=4294967296 gone_url=""
   while IFS=$'\t' read -r kind a b; do
     [[ $kind == skip ]] && { at "$a"; skips+=("$p"); }
     [[ $kind == piece ]] && piece=$a
+    [[ $kind == "${want/back/gone}" ]] && gone_url=$a
   done <"$conf"
   shopt -s globstar dotglob nullglob
   while IFS=$'\t' read -r kind a b; do
@@ -166,7 +171,7 @@ send_back() {
       top=$base
       set --
       pushd "$top" >/dev/null || continue
-      for f in **; do [[ -f $f && ! -L $f && $f != *$'\n'* ]] && set -- "$@" "$f"; done
+      for f in **; do [[ (-L $f || -f $f) && $f != *$'\n'* ]] && set -- "$@" "$f"; done
       popd >/dev/null || return 1
     else
       continue
@@ -175,6 +180,12 @@ send_back() {
       [[ $top == / ]] && p=/$f || p=$top/$f
       if [[ $a == . ]]; then  # the skip paths are the working directory's
         for s in ${skips[@]+"${skips[@]}"}; do [[ $p == "$s" || $p == "$s"/* ]] && continue 2; done
+      fi
+      if [[ -L $p ]]; then  # a link: back when new or pointing elsewhere
+        [[ -n ${links[$p]+set} && $(readlink -- "$p") == "${links[$p]}" ]] && continue
+        printf '%s\n' "$f" >>"$list"
+        changed=$((changed + 1))
+        continue
       fi
       x=${known[$p]-}
       if [[ -n $x ]]; then
@@ -185,6 +196,22 @@ send_back() {
       printf '%s\n' "$f" >>"$list"
       changed=$((changed + 1))
     done
+    # What the job deleted from the working directory: listed for the client, which deletes what it still has as
+    # it was (kind size mtime target path, as in the listing).
+    if [[ $a == . && -n $gone_url ]]; then
+      local e gone=$dir/gone-$i.list
+      : >"$gone"
+      for e in ${listed[@]+"${listed[@]}"}; do
+        IFS=$'\t' read -r kind size mtime sha path <<<"$e"
+        at "$path"
+        for s in ${skips[@]+"${skips[@]}"}; do [[ $p == "$s" || $p == "$s"/* ]] && continue 2; done
+        [[ -e $p || -L $p ]] || printf '%s\n' "$e" >>"$gone"
+      done
+      if [[ -s $gone ]]; then
+        if curl "${copt[@]}" -X PUT -T "$gone" -o /dev/null "$gone_url"; then say "$(wc -l <"$gone") deleted under $base"
+        else note "cannot send the list of what the job deleted under $base"; fi
+      fi
+    fi
     ((changed > 0)) || { say "nothing new under $base"; continue; }
     local urls=() pieces=() k sent=0 packed=$dir/back-$i.tar.gz.
     IFS=$'\t' read -ra urls <<<"$b"
@@ -686,7 +713,15 @@ Expected<void> prepare_task_files(const Transfer& t, const Plan& plan, const Job
         conf += "\t" + *url;
       }
       conf += "\n";
-      record += key + "\t" + backs[i].destination + "\n";
+      record += key + "\t" + backs[i].destination;
+      if (backs[i].path == ".") {  // and what the job deleted there
+        const std::string gone = dir + "/gone-" + std::to_string(i + 1);
+        auto url = spawn::aws::presign_s3(t.session, "PUT", t.bucket, gone, t.validity);
+        if (!url) return Unexpected("presigning " + gone + ": " + url.error().to_string());
+        conf += (node == 0 ? std::string("gone") : "gone:" + std::to_string(node)) + "\t" + *url + "\n";
+        record += "\t" + gone;
+      }
+      record += "\n";
     }
   }
   // The Slurm output files come back their own way; a stage-out's source goes to its destination instead.
@@ -768,7 +803,53 @@ void place_member(spawn::aws::S3Client* s3, const std::string& where, const std:
     return;
   }
   fs::create_directories(target.parent_path(), ec);
+  if (m.type == '2') {  // a link the job made: made here beside its place, then renamed over it
+    const fs::path temp = target.parent_path() / ("." + target.filename().string() + ".spawn-" + std::to_string(::getpid()));
+    fs::remove(temp, ec);
+    fs::create_symlink(m.link, temp, ec);
+    if (!ec) fs::rename(temp, target, ec);
+    if (ec) {
+      problems.push_back(target.string() + ": cannot make the link to " + util::quote(m.link) + " (" + ec.message() + ")");
+      fs::remove(temp, ec);
+    }
+    return;
+  }
   extract_file(m, content, target, problems);
+}
+
+// The files and links the job deleted from the working directory (lines "KIND SIZE MTIME TARGET PATH" as the
+// listing had them), deleted here too when each is still as the job found it; one changed here since is kept and
+// named. Directories stay.
+void delete_what_the_job_deleted(const std::string& list, const std::string& destination,
+                                 std::vector<std::string>& problems) {
+  const fs::path root(destination);
+  std::error_code ec;
+  const fs::path real_root = fs::weakly_canonical(root, ec);
+  for (const auto& line : util::split(list, '\n')) {
+    auto f = util::split(line, '\t');
+    if (f.size() != 5) continue;
+    const fs::path rel = fs::path(f[4]).lexically_normal();
+    if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
+      problems.push_back(util::quote(f[4]) + ": deleted by the job, but it leads outside " + root.string());
+      continue;
+    }
+    const fs::path target = root / rel;
+    if (!inside(real_root, fs::weakly_canonical(target.parent_path(), ec))) {
+      problems.push_back(target.string() + ": deleted by the job, but its directory leads outside " + root.string());
+      continue;
+    }
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) != 0) continue;  // not here either
+    const bool as_found = f[0] == "l" ? S_ISLNK(st.st_mode) && fs::read_symlink(target, ec).string() == f[3]
+                                      : S_ISREG(st.st_mode) && std::to_string(st.st_size) == f[1] &&
+                                            std::to_string(st.st_mtim.tv_sec) == f[2];
+    if (!as_found) {
+      problems.push_back(target.string() + ": deleted by the job, kept here (changed since the job started)");
+      continue;
+    }
+    if (::unlink(target.c_str()) != 0)
+      problems.push_back(target.string() + ": deleted by the job, cannot delete it here (" + std::strerror(errno) + ")");
+  }
 }
 
 } // namespace
@@ -792,10 +873,16 @@ std::vector<std::string> bring_back(spawn::aws::S3Client& s3, const std::string&
   const fs::path scratch = record_file.parent_path();
   const fs::path piece = scratch / "back.piece";
   for (const auto& line : util::split(*record, '\n')) {
-    auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    const std::string key = line.substr(0, tab), destination = line.substr(tab + 1);
+    auto fields = util::split(line, '\t');  // KEY DESTINATION [GONE_KEY]
+    if (fields.size() < 2) continue;
+    const std::string key = fields[0], destination = fields[1];
+    const std::string gone_key = fields.size() > 2 ? fields[2] : "";
     const std::string where = "s3://" + bucket + "/" + key;
+    if (!gone_key.empty()) {
+      auto gone = s3.get_object(bucket, gone_key);
+      if (gone) delete_what_the_job_deleted(*gone, destination, problems);
+      else if (gone.error().code != "NoSuchKey") problems.push_back("s3://" + bucket + "/" + gone_key + ": " + gone.error().to_string());
+    }
     // The archive arrives in pieces (key.000, key.001, ...), each fetched when the reader reaches it.
     auto first = s3.get_object_to_file(bucket, piece_key(key, 0), piece);
     if (!first) {
