@@ -227,6 +227,10 @@ class LargeResults(WorkdirCase):
         self.assertEqual(task["state"], "COMPLETED")
         self.assertNotIn("not brought back", task.get("reason") or "")
         self.assert_all_terminated()
+        # The backstop followed the sending: 5 minutes and one 8 MiB piece's (at 20 MB/s, 1 more) from each piece on.
+        [inst] = self.ep.instances.values()
+        commands = [(e["command"], e["args"]) for e in inst.power_events]
+        self.assertEqual(commands.count(("shutdown", ["-h", "+6"])), 4, commands)
 
     def test_more_pieces_than_presigned_is_a_clear_error_not_a_truncation(self):
         # 16 pieces of 64 KiB can bring back 1 MiB; 2 MiB of random bytes cannot come back and the status says so.

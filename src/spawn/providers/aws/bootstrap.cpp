@@ -125,7 +125,10 @@ if [[ -n $cohort_url ]]; then
 fi
 say "task $name (launch index $index) starting"
 # The job's files (providers/aws/workdir.cpp) arrive before the runtime starts; failing that is the task's failure.
+# The time limit counts from the runtime's start, and so does the backstop from then on: fetching a large working
+# directory must not eat into the job's time.
 ( [[ ! -f $dir/workdir.sh ]] || bash "$dir/workdir.sh" in "$dir" || exit 1
+  [[ -z $backstop_minutes ]] || shutdown -h "+$backstop_minutes"
   exec bash "$dir/runtime.sh" run "$dir" ) >>"$dir/runtime.log" 2>&1 &
 rt=$!
 preempted=""

@@ -226,6 +226,9 @@ send_back() {
       continue
     fi
     for ((k = 0; k < ${#pieces[@]}; k++)); do
+      # The backstop follows the sending: 5 minutes plus one piece at 20 MB/s from each piece's start, so a large
+      # result is not cut off by a backstop counted from the time limit, and a stuck upload still ends.
+      shutdown -h "+$((5 + piece / (20 * 1048576 * 60) + 1))" >/dev/null 2>&1
       curl "${copt[@]}" -X PUT -T "${pieces[k]}" -o /dev/null "${urls[k]}" || break
       rm -f "${pieces[k]}"
       sent=$((sent + 1))
