@@ -289,7 +289,9 @@ def test_hybrid_with_aws_as_the_cloud() -> None:
 
     e = Env()
     key, secret, bucket = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "spawn-test-bucket"
-    ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1, minute_seconds=1.0,
+    # minute_seconds=4: the instances' boot-time backstop (`shutdown -h +12` for --time=2) fires after 48 s, never
+    # during a task on a loaded machine.
+    ep = Endpoint(Config(execute_user_data=True, pending_seconds=0.1, shutting_down_seconds=0.1, minute_seconds=4.0,
                          credentials={key: secret}), str(e.dir / "ep")).start()
     try:
         (e.dir / "ep" / "s3" / bucket).mkdir(parents=True)
