@@ -233,12 +233,16 @@ def test_paid_provider_refuses_without_terminal() -> None:
 
 def test_crash_and_resume_runs_every_task_exactly_once() -> None:
     """kill -9 the supervisor while the array runs, several times; then resume. Each task appends its index to a
-    ledger exactly when it runs its body: a count of 1 per index proves no task was lost or run twice."""
+    ledger exactly when it runs its body: a count of 1 per index proves no task was lost or run twice. The last six
+    tasks wait for a gate the test opens after the third crash, so however fast the array runs, every crash comes
+    in the middle of it."""
     e = Env()
     ledger = e.dir / "ledger"
+    gate = e.dir / "last-tasks-may-end"
     n = 24
     e.script("a.sbatch", f"""#!/bin/bash
 #SBATCH --array=0-{n - 1}%4
+[ $SLURM_ARRAY_TASK_ID -ge {n - 6} ] && while [ ! -e {gate} ]; do sleep 0.05; done
 sleep 0.$((RANDOM % 6 + 2))
 echo "$SLURM_ARRAY_TASK_ID" >> {ledger}
 [ $((SLURM_ARRAY_TASK_ID % 7)) = 3 ] && exit 3
@@ -258,6 +262,7 @@ exit 0
         time.sleep(0.7)  # tasks that were running go on (and some end) while nobody supervises
         r = e.run("resume", str(job), check=True)
         expect("supervisor started" in r.stdout, r.stdout)
+    gate.touch()
     rc = e.run("wait", str(job), timeout=180).returncode
     expect(rc == 3, f"wait exit {rc} (the highest exit code is 3)")
     counts: dict[int, int] = {}
