@@ -64,6 +64,11 @@ class Config:
     verify_signatures: bool = True        # when the secret is known
     require_known_keys: bool = False      # unknown access keys answer AuthFailure
     max_put_bytes: int = 5 << 30          # the largest single PutObject (S3: 5 GiB); above it EntityTooLarge
+    # What a real S3 costs per request, for benchmarks and concurrency tests: each S3 request is answered after
+    # s3_latency_seconds plus its body's bytes (sent or received) at s3_stream_bytes_per_second (0: no limit), as
+    # one connection to S3 carries far less than a link can. Requests on several connections wait side by side.
+    s3_latency_seconds: float = 0.0
+    s3_stream_bytes_per_second: float = 0.0
     execute_user_data: bool = False       # really run user data in a sandbox (sandbox.py)
     instance_environment: Dict[str, str] = field(default_factory=dict)  # more variables for every sandboxed user data
     private_ip_prefix: str = "127.77"     # instance k gets 127.77.(k//250).(k%250+2): reachable on loopback
@@ -173,6 +178,7 @@ class Endpoint:
         self.iam_roles = {}             # name -> {"arn", "trust", "policies": {name: document}, "tags"}
         self.iam_profiles = {}          # name -> {"arn", "roles": [names], "tags"}
         self.calls: List[dict] = []           # every AWS call: service, action, access key, status
+        self.s3_in_flight = 0                  # S3 requests being answered now (each call records the count it saw)
         self.next_ip = 0
         self.server = None
         self.thread = None
@@ -1640,7 +1646,18 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                 call["operation"] = ep.s3_operation(self.command, s3_key, query)
                 if ep._consume("throttle", lambda f: f.get("action") in (None, "s3")):
                     raise AwsError(503, "SlowDown", "Please reduce your request rate.")
-                status, extra, out = ep.s3(self.command, raw_path, query, headers, body)
+                with ep.lock:
+                    ep.s3_in_flight += 1
+                    call["in_flight"] = ep.s3_in_flight  # this one and those being answered alongside it
+                try:
+                    status, extra, out = ep.s3(self.command, raw_path, query, headers, body)
+                    rate = ep.config.s3_stream_bytes_per_second
+                    wait = ep.config.s3_latency_seconds + ((len(body) + len(out or b"")) / rate if rate > 0 else 0.0)
+                    if wait > 0:
+                        time.sleep(wait)
+                finally:
+                    with ep.lock:
+                        ep.s3_in_flight -= 1
                 ctype = extra.pop("Content-Type", "application/xml" if out else None)
                 cut = self.command == "GET" and ep._consume("cut", lambda f: f.get("action") in (None, action))
                 if cut:

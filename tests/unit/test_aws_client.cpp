@@ -247,6 +247,49 @@ TEST(AwsClient, S3PutFileGoesMultipartAboveTheThresholdAndAbortsOnFailure) {
   EXPECT_TRUE(fs::is_empty(ep.dir() / "state" / "s3-uploads")) << "no parts left behind";
 }
 
+TEST(AwsClient, S3PutFileSendsItsPartsSideBySide) {
+  // The endpoint answers each S3 request after 0.4 s (a slow round trip) and records how many S3 requests it was
+  // answering when each began: with SPAWN_AWS_TRANSFER_CONCURRENCY=4 the parts of a 4-part upload overlap (and never
+  // more than 4 at once), with 1 they never do; both objects arrive whole.
+  LocalEndpoint ep(nlohmann::json{{"s3_latency_seconds", 0.4}});
+  std::string bytes((18 << 20) + 5, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 11);
+  fs::path file = ep.dir() / "parts.bin";
+  ASSERT_TRUE(spawn::util::write_file_atomic(file, bytes));
+  for (const char* concurrency : {"4", "1"}) {
+    auto env = env_for(ep);
+    env["SPAWN_AWS_MULTIPART_THRESHOLD"] = std::to_string(8 << 20);
+    env["SPAWN_AWS_MULTIPART_PART_BYTES"] = std::to_string(5 << 20);
+    env["SPAWN_AWS_TRANSFER_CONCURRENCY"] = concurrency;
+    S3Client s3(session(env, nullptr, std::nullopt, 1));
+    if (std::string(concurrency) == "4") {
+      ASSERT_TRUE(s3.create_bucket("spawn-test"));
+    }
+    const std::string key = std::string("files/at-") + concurrency;
+    auto put = s3.put_file("spawn-test", key, file);
+    ASSERT_TRUE(put) << put.error().to_string();
+    EXPECT_EQ(put->parts, 4u);
+    EXPECT_EQ(put->sha256, sha256_hex(bytes));
+    auto got = s3.get_object("spawn-test", key);
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_TRUE(*got == bytes);
+    int parts = 0, most = 0;
+    auto calls = ep.control("GET", "calls");
+    for (const auto& c : calls["calls"])
+      if (c.value("operation", std::string()) == "UploadPart" && c.value("action", std::string()).ends_with(key)) {
+        ++parts;
+        most = std::max(most, c.value("in_flight", 0));
+      }
+    EXPECT_EQ(parts, 4) << concurrency;
+    if (std::string(concurrency) == "4") {
+      EXPECT_GE(most, 2) << "the parts were sent side by side";
+      EXPECT_LE(most, 4);
+    } else {
+      EXPECT_EQ(most, 1) << "one part after the other";
+    }
+  }
+}
+
 TEST(AwsClient, S3ReadsAGrowingObjectFromAnOffset) {
   // spawn logs --follow: each read asks only for the bytes after those already shown.
   LocalEndpoint ep;

@@ -4,10 +4,16 @@
 // from SPAWN_AWS_MULTIPART_THRESHOLD / SPAWN_AWS_MULTIPART_PART_BYTES.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 #include <unistd.h>
 
 #include "aws/encoding.hpp"
@@ -22,11 +28,16 @@ namespace {
 constexpr std::uint64_t MiB = 1ull << 20;
 
 // Answers as S3 does: an UploadId, each part's ETag (the MD5 of its body), the object's ETag at Complete.
-// on_request may replace an answer (to fail a part) or act (to change the file while it is being read).
+// on_request may replace an answer (to fail a part; status 0: no answer at all, a network error), act (to change
+// the file while it is being read) or wait (to hold parts in flight); it is called from the senders' threads, outside
+// the lock that guards requests.
 class FakeS3 final : public Transport {
 public:
   spawn::Expected<HttpResponse> send(const HttpRequest& request) override {
-    requests.push_back(request);
+    {
+      std::lock_guard lock(mutex);
+      requests.push_back(request);
+    }
     HttpResponse r;
     r.status = 200;
     const std::string& q = query(request);
@@ -40,6 +51,7 @@ public:
       r.status = 204;
     }
     if (on_request) on_request(request, r);
+    if (r.status == 0) return tl::unexpected(std::string("connection reset"));
     return r;
   }
   static std::string query(const HttpRequest& request) {
@@ -53,9 +65,27 @@ public:
     for (unsigned char c : raw) out += {digits[c >> 4], digits[c & 15]};
     return out;
   }
+  std::mutex mutex;
   std::vector<HttpRequest> requests;
   std::function<void(const HttpRequest&, HttpResponse&)> on_request;
 };
+
+// The part number of an UploadPart request, 0 for any other.
+int part_number(const HttpRequest& r) {
+  auto q = FakeS3::query(r);
+  if (r.method != "PUT" || !q.starts_with("partNumber=")) return 0;
+  return std::stoi(q.substr(11));
+}
+
+// Waits (polling, at most 30 s: a generous deadline under sanitizers) until done() holds; false if it never did.
+bool wait_until(const std::function<bool()>& done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 struct Fixture {
   std::shared_ptr<FakeS3> s3 = std::make_shared<FakeS3>();
@@ -140,14 +170,15 @@ TEST(AwsMultipart, AtOrBelowTheThresholdOnePutObject) {
   EXPECT_EQ(empty->sha256, sha256_hex(""));
 }
 
-TEST(AwsMultipart, AboveTheThresholdPartsOfThePartSizeInOrder) {
+TEST(AwsMultipart, AboveTheThresholdPartsOfThePartSizeCompletedInOrder) {
   Fixture f;
   auto path = f.file(24 * MiB + 3);
   auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
   ASSERT_TRUE(put) << put.error().to_string();
   ASSERT_EQ(f.with("POST", "uploads=").size(), 1u);
-  auto parts = f.with("PUT", "partNumber=");
+  auto parts = f.with("PUT", "partNumber=");  // sent concurrently (8 at once by default): in any order
   ASSERT_EQ(parts.size(), 5u);
+  std::sort(parts.begin(), parts.end(), [](const HttpRequest& a, const HttpRequest& b) { return part_number(a) < part_number(b); });
   std::string joined;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     EXPECT_EQ(FakeS3::query(parts[i]), "partNumber=" + std::to_string(i + 1) + "&uploadId=up-1");
@@ -179,6 +210,16 @@ TEST(AwsMultipart, SettingsComeFromTheEnvironment) {
   ASSERT_TRUE(defaults);
   EXPECT_EQ(defaults->threshold, 16 * MiB);
   EXPECT_EQ(defaults->part_bytes, 16 * MiB);
+  EXPECT_EQ(defaults->concurrency, 8u);
+  auto one = multipart_settings(fixed_environment({{"SPAWN_AWS_TRANSFER_CONCURRENCY", "1"}}));
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->concurrency, 1u);
+  for (const char* wrong : {"0", "65", "eight", "-2"}) {
+    auto bad_concurrency = multipart_settings(fixed_environment({{"SPAWN_AWS_TRANSFER_CONCURRENCY", wrong}}));
+    ASSERT_FALSE(bad_concurrency) << wrong;
+    EXPECT_NE(bad_concurrency.error().message.find(std::string("SPAWN_AWS_TRANSFER_CONCURRENCY=\"") + wrong + "\""), std::string::npos)
+        << bad_concurrency.error().message;
+  }
   Fixture bad(std::map<std::string, std::string>{{"SPAWN_AWS_MULTIPART_PART_BYTES", "16M"}});
   auto refused = S3Client(bad.session).put_file("b", "k", bad.file(1));
   ASSERT_FALSE(refused);
@@ -195,7 +236,8 @@ TEST(AwsMultipart, AFailedPartAbortsTheUploadAndNamesFileAndKey) {
     }
   };
   auto path = f.file(24 * MiB);
-  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
+  // One part at a time (SPAWN_AWS_TRANSFER_CONCURRENCY=1): nothing is sent after the failed part.
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB, 1});
   ASSERT_FALSE(put);
   std::string text = put.error().to_string();
   EXPECT_NE(text.find(path.string()), std::string::npos) << text;
@@ -231,7 +273,7 @@ TEST(AwsMultipart, AFileThatShrinksWhileBeingReadAbortsTheUpload) {
   f.s3->on_request = [&](const HttpRequest& r, HttpResponse&) {
     if (FakeS3::query(r).starts_with("partNumber=1&")) fs::resize_file(path, 6 * MiB);
   };
-  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB});
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB, 1});
   ASSERT_FALSE(put);
   EXPECT_NE(put.error().message.find("changed while it was being uploaded"), std::string::npos) << put.error().message;
   EXPECT_EQ(f.with("DELETE", "uploadId=up-1").size(), 1u);
@@ -244,4 +286,109 @@ TEST(AwsMultipart, AMissingFileIsAnErrorNamingIt) {
   ASSERT_FALSE(put);
   EXPECT_NE(put.error().message.find((f.dir / "absent.bin").string()), std::string::npos) << put.error().message;
   EXPECT_TRUE(f.s3->requests.empty());
+}
+
+TEST(AwsMultipart, PartsAreInFlightTogetherUpToTheConcurrency) {
+  // Each part's request is held until 4 are open at once: a sequential upload would never get past the first.
+  // Never more than 4 are open (at most 4 parts in memory), and the object is the file, hashed in file order.
+  Fixture f;
+  std::atomic<int> open{0}, most{0};
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse& answer) {
+    if (!part_number(r)) return;
+    int now = ++open;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {}
+    if (!wait_until([&] { return most.load() >= 4; })) answer.status = 503;
+    --open;
+  };
+  auto put = S3Client(f.session).put_file("b", "files/x", f.file(40 * MiB + 7), MultipartSettings{8 * MiB, 5 * MiB, 4});
+  ASSERT_TRUE(put) << put.error().to_string();
+  EXPECT_EQ(most.load(), 4);
+  EXPECT_EQ(put->parts, 9u);
+  EXPECT_EQ(put->sha256, sha256_hex(f.content));
+  auto parts = f.with("PUT", "partNumber=");
+  ASSERT_EQ(parts.size(), 9u);
+  std::sort(parts.begin(), parts.end(), [](const HttpRequest& a, const HttpRequest& b) { return part_number(a) < part_number(b); });
+  std::string joined;
+  for (const auto& p : parts) joined += p.body;
+  EXPECT_TRUE(joined == f.content);
+}
+
+TEST(AwsMultipart, PartsFinishingInReverseAreCompletedInOrder) {
+  // Part n answers only after every later part has: they finish 4, 3, 2, 1, and Complete still lists 1..4 with
+  // each part's own ETag.
+  Fixture f;
+  std::mutex mutex;
+  std::vector<int> finished;
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse& answer) {
+    int n = part_number(r);
+    if (!n) return;
+    bool ok = wait_until([&] {
+      std::lock_guard lock(mutex);
+      return static_cast<int>(finished.size()) == 4 - n;
+    });
+    if (!ok) answer.status = 503;
+    std::lock_guard lock(mutex);
+    finished.push_back(n);
+  };
+  auto put = S3Client(f.session).put_file("b", "files/x", f.file(18 * MiB), MultipartSettings{8 * MiB, 5 * MiB, 4});
+  ASSERT_TRUE(put) << put.error().to_string();
+  EXPECT_EQ(finished, (std::vector<int>{4, 3, 2, 1}));
+  auto complete = f.with("POST", "uploadId=up-1");
+  ASSERT_EQ(complete.size(), 1u);
+  std::string expected = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (std::size_t i = 0; i < 4; ++i) {
+    std::string part = f.content.substr(i * 5 * MiB, i < 3 ? 5 * MiB : 3 * MiB);
+    expected += "<Part><ETag>&quot;" + FakeS3::md5_hex(part) + "&quot;</ETag><PartNumber>" + std::to_string(i + 1) + "</PartNumber></Part>";
+  }
+  EXPECT_EQ(complete[0].body, expected + "</CompleteMultipartUpload>");
+  EXPECT_EQ(put->sha256, sha256_hex(f.content));
+}
+
+TEST(AwsMultipart, AFailedPartCancelsThoseInFlightAndAbortsTheUpload) {
+  // Three at once: parts 1 and 3 hang until they are cancelled; part 2 is refused once both are in flight. Nothing
+  // more is read or sent, the two in flight are cancelled (not waited out), and the upload is aborted last.
+  Fixture f;
+  std::atomic<int> hanging{0}, saw_cancel{0};
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse& answer) {
+    int n = part_number(r);
+    if (n == 2) {
+      wait_until([&] { return hanging.load() == 2; });
+      answer.status = 400;
+      answer.body = "<Error><Code>InvalidArgument</Code><Message>refused</Message></Error>";
+    } else if (n) {
+      ++hanging;
+      if (wait_until([&] { return r.cancel && r.cancel->load(); })) ++saw_cancel;
+      answer.status = 0;  // what a cancelled transfer is: no answer
+    }
+  };
+  auto put = S3Client(f.session).put_file("b", "files/x", f.file(50 * MiB), MultipartSettings{8 * MiB, 5 * MiB, 3});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, "InvalidArgument");
+  EXPECT_NE(put.error().message.find("part 2 of 10"), std::string::npos) << put.error().message;
+  EXPECT_EQ(saw_cancel.load(), 2);
+  EXPECT_EQ(f.with("PUT", "partNumber=").size(), 3u) << "no part read or sent after the failure";
+  EXPECT_TRUE(f.with("POST", "uploadId=").empty()) << "never completed";
+  EXPECT_EQ(f.with("DELETE", "uploadId=up-1").size(), 1u);
+  EXPECT_EQ(f.s3->requests.back().method, "DELETE");
+}
+
+TEST(AwsMultipart, AFileThatShrinksWhileItsPartsAreInFlightAbortsTheUpload) {
+  // Two at once: parts 1 and 2 are read, the file shrinks while they are sent, and part 3 cannot be read whole.
+  Fixture f;
+  auto path = f.file(16 * MiB);
+  std::atomic<int> arrived{0};
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse&) {
+    if (int n = part_number(r); n == 1 || n == 2) {
+      ++arrived;
+      wait_until([&] { return arrived.load() == 2; });  // both in flight
+      std::error_code ec;
+      fs::resize_file(path, 6 * MiB, ec);
+    }
+  };
+  auto put = S3Client(f.session).put_file("b", "files/x", path, MultipartSettings{8 * MiB, 5 * MiB, 2});
+  ASSERT_FALSE(put);
+  EXPECT_NE(put.error().message.find("changed while it was being uploaded"), std::string::npos) << put.error().message;
+  EXPECT_EQ(f.with("PUT", "partNumber=").size(), 2u);
+  EXPECT_EQ(f.with("DELETE", "uploadId=up-1").size(), 1u);
+  EXPECT_TRUE(f.with("POST", "uploadId=").empty());
 }

@@ -62,6 +62,11 @@ size_t write_header(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+// Progress callback of a cancellable exchange: non-zero stops curl (CURLE_ABORTED_BY_CALLBACK).
+int check_cancel(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
 class CurlTransport final : public Transport {
 public:
   CurlTransport() {
@@ -105,6 +110,11 @@ private:
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.stall_timeout.count()));
     }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    if (request.cancel) {  // curl calls it at least once a second, and as data moves
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_cancel);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(request.cancel));
+    }
     BodyTarget target{h, request.sink, &response.body};
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &target);
@@ -150,6 +160,7 @@ private:
       // error_buffer names hosts and reasons only; curl never puts the password in it.
       std::string reason = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
       if (code == CURLE_WRITE_ERROR && request.sink && !request.sink->error().empty()) return tl::unexpected(request.sink->error());
+      if (code == CURLE_ABORTED_BY_CALLBACK) return tl::unexpected(std::string("cancelled"));
       return tl::unexpected("cannot reach " + host_of(request.url) + ": " + reason);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);

@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP exchange and the transport that carries it. The production transport is libcurl, which also signs
 // requests with SigV4 (CURLOPT_AWS_SIGV4); tests replace the transport to capture requests without sending them.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -45,6 +46,7 @@ struct HttpRequest {
   std::chrono::seconds stall_timeout{60};      // with timeout 0: abandoned after this long below 1 KiB/s
   BodySink* sink = nullptr;                    // a 2xx body goes there (the transport may also leave it in body)
   std::chrono::milliseconds connect_timeout{5'000};
+  const std::atomic<bool>* cancel = nullptr;   // when it turns true the exchange is abandoned (an error) promptly
 };
 
 struct HttpResponse {

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,6 +166,18 @@ Result<MultipartSettings> multipart_settings(const Environment& env) {
     }
     *value = *bytes;
   }
+  if (auto text = env("SPAWN_AWS_TRANSFER_CONCURRENCY"); text && !text->empty()) {
+    auto n = util::parse_uint(util::trim(*text));
+    if (!n || *n == 0 || *n > k_max_transfer_concurrency) {
+      AwsError e;
+      e.kind = ErrorKind::config;
+      e.service = "s3";
+      e.message = "SPAWN_AWS_TRANSFER_CONCURRENCY=" + util::quote(*text) + ": expected a number of transfers from 1 to " +
+                  std::to_string(k_max_transfer_concurrency);
+      return Failure(e);
+    }
+    settings.concurrency = static_cast<unsigned>(*n);
+  }
   return settings;
 }
 
@@ -232,12 +248,13 @@ Result<std::string> S3Client::create_multipart_upload(const std::string& bucket,
 }
 
 Result<std::string> S3Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                          int part_number, std::string body) {
+                                          int part_number, std::string body, const std::atomic<bool>* cancel) {
   ServiceRequest r = upload_request("UploadPart", "PUT", bucket, key, {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}});
   r.headers = {{"Content-MD5", md5_base64(body)}};
   r.timeout = upload_timeout(body.size());
   r.body = std::move(body);
-  auto response = m_session->send(r);
+  r.cancel = cancel;
+  auto response = m_session->send(std::move(r));
   if (!response) return Failure(response.error());
   return response->header("etag");
 }
@@ -309,15 +326,15 @@ Result<PutFileResult> S3Client::put_file(const std::string& bucket, const std::s
   PutFileResult result;
   result.bytes = size;
   Sha256Stream sha;
-  std::string buffer;
   if (size <= std::min(s.threshold, k_s3_max_put_bytes)) {
+    std::string buffer;
     if (auto error = read_exactly(file.fd, buffer, size)) return local("PutObject", *error);
     sha.update(buffer);
     ServiceRequest r = object_request("PutObject", "PUT", bucket, key);
     r.headers = {{"Content-Type", content_type}, {"Content-MD5", md5_base64(buffer)}};
     r.body = std::move(buffer);
     r.timeout = upload_timeout(r.body.size());
-    auto response = m_session->send(r);
+    auto response = m_session->send(std::move(r));
     if (!response) return fail(response.error());
     result.etag = response->header("etag");
     result.sha256 = sha.hex();
@@ -336,9 +353,61 @@ Result<PutFileResult> S3Client::put_file(const std::string& bucket, const std::s
                    "; the bucket's AbortIncompleteMultipartUpload rule from `spawn aws setup` removes it)";
     return fail(std::move(e));
   };
-  std::vector<CompletedPart> parts;
+  // One reader (this thread) reads the file in order, hashes what it read (the SHA-256 is of exactly the bytes
+  // sent, in file order) and queues each part for the senders, one thread per part in flight, each with its own
+  // connection (the transport's pool). A part is read only when fewer than concurrency parts are held (queued or
+  // being sent), so memory stays bounded at concurrency parts. The first failure stops everything: the reader
+  // reads no further, queued parts are dropped, parts in flight are cancelled.
+  const unsigned concurrency = std::max(1u, std::min(s.concurrency, k_max_transfer_concurrency));
+  std::vector<CompletedPart> parts(count);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::pair<int, std::string>> queue;  // part number, its bytes
+  unsigned held = 0;
+  bool all_read = false;
+  std::optional<AwsError> failure;  // the first
+  std::atomic<bool> stop{false};
+  auto fail_first = [&](AwsError e) {  // with mutex held
+    if (!failure) failure = std::move(e);
+    stop = true;
+  };
+  auto send_parts = [&] {
+    while (true) {
+      std::pair<int, std::string> part;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return !queue.empty() || all_read || stop; });
+        if (stop || queue.empty()) return;
+        part = std::move(queue.front());
+        queue.pop_front();
+      }
+      const int n = part.first;
+      auto etag = upload_part(bucket, key, *id, n, std::move(part.second), &stop);
+      {
+        std::lock_guard lock(mutex);
+        if (etag) {
+          parts[static_cast<std::size_t>(n - 1)] = {n, *etag};
+        } else {
+          AwsError e = etag.error();
+          e.message = "part " + std::to_string(n) + " of " + std::to_string(count) + ": " + e.message;
+          fail_first(std::move(e));
+        }
+        --held;
+      }
+      changed.notify_all();
+    }
+  };
+  std::vector<std::thread> senders;
+  for (std::uint64_t i = 0; i < std::min<std::uint64_t>(concurrency, count); ++i) senders.emplace_back(send_parts);
   for (std::uint64_t n = 1; n <= count; ++n) {
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return held < concurrency || stop; });
+      if (stop) break;
+      ++held;
+    }
     const std::uint64_t length = n < count ? part_bytes : size - part_bytes * (count - 1);
+    std::string buffer;
     if (auto error = read_exactly(file.fd, buffer, length)) {
       AwsError e;
       e.kind = ErrorKind::config;
@@ -346,18 +415,24 @@ Result<PutFileResult> S3Client::put_file(const std::string& bucket, const std::s
       e.operation = "UploadPart";
       e.region = m_session->region();
       e.message = *error;
-      return abandon(e);
+      std::lock_guard lock(mutex);
+      fail_first(std::move(e));
+      break;
     }
     sha.update(buffer);
-    auto etag = upload_part(bucket, key, *id, static_cast<int>(n), std::move(buffer));
-    buffer.clear();
-    if (!etag) {
-      AwsError e = etag.error();
-      e.message = "part " + std::to_string(n) + " of " + std::to_string(count) + ": " + e.message;
-      return abandon(e);
+    {
+      std::lock_guard lock(mutex);
+      queue.emplace_back(static_cast<int>(n), std::move(buffer));
     }
-    parts.push_back({static_cast<int>(n), *etag});
+    changed.notify_all();
   }
+  {
+    std::lock_guard lock(mutex);
+    all_read = true;
+  }
+  changed.notify_all();
+  for (auto& t : senders) t.join();
+  if (failure) return abandon(*failure);
   auto etag = complete_multipart_upload(bucket, key, *id, parts);
   if (!etag) return abandon(etag.error());
   result.etag = *etag;

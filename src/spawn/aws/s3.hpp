@@ -1,6 +1,7 @@
 #pragma once
 // Typed S3 operations (REST-XML, 2006-03-01). Addressing is virtual-hosted against AWS and path-style when an
 // endpoint is overridden (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); every request carries x-amz-content-sha256.
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -46,13 +47,18 @@ inline constexpr std::uint64_t k_s3_max_put_bytes = 5ull << 30;       // one Put
 inline constexpr std::uint64_t k_s3_max_object_bytes = 5ull << 40;
 
 // How put_file sends a file: at or below threshold one PutObject, above it a multipart upload in parts of
-// part_bytes (the AWS CLI's defaults: 8 MiB each; spawn's 16 MiB halves the requests for the same memory bound).
+// part_bytes (the AWS CLI's defaults: 8 MiB each; spawn's 16 MiB halves the requests for the same memory bound),
+// concurrency of them in flight at once (the AWS CLI sends 10; one stream to S3 carries far less than a link can),
+// so at most concurrency parts are in memory. concurrency 1: one part after the other.
 struct MultipartSettings {
   std::uint64_t threshold = 16ull << 20;
   std::uint64_t part_bytes = 16ull << 20;
+  unsigned concurrency = 8;
 };
-// The defaults with SPAWN_AWS_MULTIPART_THRESHOLD / SPAWN_AWS_MULTIPART_PART_BYTES (bytes) over them; a value that
-// is not a whole number of bytes (or a zero threshold) is a config error naming the variable and the value.
+inline constexpr unsigned k_max_transfer_concurrency = 64;
+// The defaults with SPAWN_AWS_MULTIPART_THRESHOLD / SPAWN_AWS_MULTIPART_PART_BYTES (bytes) and
+// SPAWN_AWS_TRANSFER_CONCURRENCY (1 to 64) over them; a value that is not a whole number of bytes (or a zero
+// threshold), or a concurrency outside 1..64, is a config error naming the variable and the value.
 Result<MultipartSettings> multipart_settings(const Environment& env);
 // The part size for an object of size bytes: the configured size, raised to S3's 5 MiB minimum and to
 // ceil(size / 10,000) so no upload needs more than 10,000 parts.
@@ -86,9 +92,11 @@ public:
   // Stores body under key; returns the ETag.
   Result<std::string> put_object(const std::string& bucket, const std::string& key, const std::string& body,
                                  const std::string& content_type = "application/octet-stream");
-  // Streams the file at path to key, never holding more than one part (or the whole file when at or below the
-  // threshold) in memory: one PutObject, or CreateMultipartUpload + UploadPart (each with Content-MD5) +
-  // CompleteMultipartUpload. Any failure aborts the multipart upload (no parts left behind) and the error names
+  // Streams the file at path to key, never holding more than concurrency parts (or the whole file when at or below
+  // the threshold) in memory: one PutObject, or CreateMultipartUpload + UploadPart (each with Content-MD5, up to
+  // concurrency of them in flight, each on its own connection) + CompleteMultipartUpload listing the parts in order.
+  // The file is read once, in order, and the SHA-256 is of the bytes read and sent. Any failure stops the other
+  // parts (those in flight are cancelled) and aborts the multipart upload (no parts left behind); the error names
   // the file and s3://bucket/key. settings nullopt: multipart_settings(the session's environment).
   Result<PutFileResult> put_file(const std::string& bucket, const std::string& key, const std::filesystem::path& path,
                                  const std::optional<MultipartSettings>& settings = std::nullopt,
@@ -97,8 +105,9 @@ public:
   // part's ETag, complete_multipart_upload the object's ETag (an <Error> document in a 200 answer is an error).
   Result<std::string> create_multipart_upload(const std::string& bucket, const std::string& key,
                                               const std::string& content_type = "application/octet-stream");
+  // cancel: when it turns true the part is abandoned (an error of kind local) instead of sent or retried.
   Result<std::string> upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                  int part_number, std::string body);
+                                  int part_number, std::string body, const std::atomic<bool>* cancel = nullptr);
   Result<std::string> complete_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id,
                                                 const std::vector<CompletedPart>& parts);
   Result<void> abort_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id);

@@ -163,7 +163,7 @@ std::chrono::milliseconds Session::backoff(int attempt) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(r * ceiling));
 }
 
-Result<HttpResponse> Session::send(const ServiceRequest& request) {
+Result<HttpResponse> Session::send(ServiceRequest request) {
   const char* service = to_string(request.service);
   std::string signing_region = request.signing_region ? *request.signing_region : m_region;
   auto base_error = [&] {
@@ -194,14 +194,26 @@ Result<HttpResponse> Session::send(const ServiceRequest& request) {
   HttpRequest http;
   http.method = request.method;
   http.url = base + path + (request.query.empty() ? std::string() : "?" + request.query);
-  http.body = request.body;
+  // S3 signs the payload's hash: computed once for every attempt, before the body moves into the exchange.
+  const std::string payload_sha256 = request.service == Service::s3 ? sha256_hex(request.body) : std::string();
+  http.body = std::move(request.body);
+  http.cancel = request.cancel;
+  auto cancelled = [&] { return request.cancel && request.cancel->load(); };
   if (request.timeout) http.timeout = *request.timeout;
   http.sink = request.sink;
   if (request.sink && !request.timeout) http.timeout = std::chrono::milliseconds(0);
 
+  auto cancel_error = [&](int attempts) {
+    AwsError e = base_error();
+    e.kind = ErrorKind::local;
+    e.attempts = attempts;
+    e.message = "cancelled";
+    return Failure(e);
+  };
   int attempt = 0;
   while (true) {
     ++attempt;
+    if (cancelled()) return cancel_error(attempt - 1);
     auto credentials = m_credentials->get();
     if (!credentials) {
       AwsError e = credentials.error();
@@ -212,7 +224,7 @@ Result<HttpResponse> Session::send(const ServiceRequest& request) {
     }
     http.headers = request.headers;
     http.headers.emplace_back("User-Agent", "spawn");
-    if (request.service == Service::s3) http.headers.emplace_back("x-amz-content-sha256", sha256_hex(request.body));
+    if (request.service == Service::s3) http.headers.emplace_back("x-amz-content-sha256", payload_sha256);
     if (!credentials->session_token.empty()) http.headers.emplace_back("X-Amz-Security-Token", credentials->session_token);
     http.signing = Signing{signing_region, service, *credentials};
 
@@ -237,6 +249,8 @@ Result<HttpResponse> Session::send(const ServiceRequest& request) {
       e.message = request.sink->error();
       log(std::string(service) + " " + request.operation + " (" + signing_region + ") failed: " + e.to_string());
       return Failure(e);
+    } else if (!response && cancelled()) {
+      return cancel_error(attempt);
     } else if (!response) {
       e.kind = ErrorKind::network;
       e.message = response.error();
@@ -263,7 +277,13 @@ Result<HttpResponse> Session::send(const ServiceRequest& request) {
     auto delay = backoff(attempt - 1);
     log(std::string(service) + " " + request.operation + " (" + signing_region + ") attempt " + std::to_string(attempt) +
         ": " + (e.code.empty() ? e.message : e.code) + ", retrying in " + std::to_string(delay.count()) + " ms");
-    m_options.sleep(delay);
+    if (!request.cancel) {
+      m_options.sleep(delay);
+      continue;
+    }
+    // A cancellable request waits in slices, so that cancelling it never waits out a long backoff.
+    for (auto left = delay; left.count() > 0 && !cancelled(); left -= std::chrono::milliseconds(50))
+      m_options.sleep(std::min(left, std::chrono::milliseconds(50)));
   }
 }
 

@@ -2,6 +2,7 @@
 // What every AWS call shares: region, credentials, endpoints, the transport, and retries with backoff.
 // Service clients (ec2.hpp, s3.hpp, services.hpp) build requests; Session::send signs, sends, retries and turns
 // AWS error documents into AwsError.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -52,6 +53,8 @@ struct ServiceRequest {
   std::optional<std::chrono::milliseconds> timeout;  // the whole exchange; nullopt: the transport's 30 s
   BodySink* sink = nullptr;  // a 2xx body goes there instead of HttpResponse::body, restarted for each attempt;
                              // without a timeout the exchange then has no total limit, only a stall limit
+  const std::atomic<bool>* cancel = nullptr;  // true: the exchange (or the wait before a retry) is abandoned promptly
+                                              // with an error of kind local, "cancelled"
 };
 
 class Session {
@@ -68,7 +71,10 @@ public:
   // Whether an endpoint override applies to service (then S3 is addressed path-style).
   bool endpoint_overridden(Service service) const;
   // Signs and sends request, retrying throttling, 5xx and network errors; a non-2xx answer becomes an AwsError.
-  Result<HttpResponse> send(const ServiceRequest& request);
+  // Safe to call from several threads at once (an upload's parts): credentials are resolved and refreshed under a
+  // lock, the transport and the retry jitter are shared safely; the options' sleep and log must be thread-safe too.
+  // The request is taken by value so that a body given with std::move is sent without a copy.
+  Result<HttpResponse> send(ServiceRequest request);
   // The current credentials (resolving them if needed).
   Result<Credentials> credentials() { return m_credentials->get(); }
   // Writes a debug line when a logger is set.
