@@ -175,6 +175,7 @@ class Endpoint:
         self.bucket_settings = {}       # bucket -> subresource -> XML (public access block, encryption, lifecycle)
         self.uploads = {}               # multipart UploadId -> {"bucket", "key", "parts": {number: (md5 hex, size)}}
         self.multipart_etags = {}       # (bucket, key) -> the ETag of an object a multipart upload made
+        self.etag_cache = {}            # (inode, mtime ns, size) -> an object file's MD5 ETag
         self.iam_roles = {}             # name -> {"arn", "trust", "policies": {name: document}, "tags"}
         self.iam_profiles = {}          # name -> {"arn", "roles": [names], "tags"}
         self.calls: List[dict] = []           # every AWS call: service, action, access key, status
@@ -970,22 +971,29 @@ class Endpoint:
             return 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, b""
         if method in ("GET", "HEAD") and key:
             fp = self._object_path(bucket, key)
-            if not os.path.isfile(fp):
+            try:
+                f = open(fp, "rb")
+            except (FileNotFoundError, IsADirectoryError):
                 raise AwsError(404, "NoSuchKey", "The specified key does not exist.")
-            with open(fp, "rb") as f:
-                data = f.read()
-            mtime = datetime.datetime.fromtimestamp(os.path.getmtime(fp), datetime.timezone.utc)
-            hdrs = {"ETag": self._etag(bucket, key, data), "Last-Modified": mtime.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-                    "Content-Type": "application/octet-stream", "Content-Length": str(len(data))}
-            ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", headers.get("range", ""))
-            if ranged and method == "GET":  # one byte range, as S3: 206 with Content-Range, 416 past the end
-                first = int(ranged.group(1))
-                last = min(int(ranged.group(2)), len(data) - 1) if ranged.group(2) else len(data) - 1
-                if first >= len(data) or last < first:
-                    raise AwsError(416, "InvalidRange", "The requested range is not satisfiable")
-                hdrs.update({"Content-Range": f"bytes {first}-{last}/{len(data)}", "Content-Length": str(last - first + 1)})
-                return 206, hdrs, data[first:last + 1]
-            return 200, hdrs, (data if method == "GET" else b"")
+            with f:  # the object as it was opened (a replacement is a rename: this one stays whole)
+                stat = os.fstat(f.fileno())
+                size = stat.st_size
+                etag = self._etag(bucket, key, f, stat)
+                mtime = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc)
+                hdrs = {"ETag": etag, "Last-Modified": mtime.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+                        "Content-Type": "application/octet-stream", "Content-Length": str(size)}
+                if headers.get("if-match") and headers["if-match"] not in ("*", etag):
+                    raise AwsError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+                ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", headers.get("range", ""))
+                if ranged and method == "GET":  # one byte range, as S3: 206 with Content-Range, 416 past the end
+                    first = int(ranged.group(1))
+                    last = min(int(ranged.group(2)), size - 1) if ranged.group(2) else size - 1
+                    if first >= size or last < first:
+                        raise AwsError(416, "InvalidRange", "The requested range is not satisfiable")
+                    hdrs.update({"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)})
+                    f.seek(first)
+                    return 206, hdrs, f.read(last - first + 1)
+                return 200, hdrs, (f.read() if method == "GET" else b"")
         if method == "GET" and query.get("list-type") == "2":
             return 200, {"Content-Type": "application/xml"}, self._list_objects(bucket, query).encode()
         if method == "POST" and "delete" in query:
@@ -1034,9 +1042,21 @@ class Endpoint:
                 os.remove(fp)
             self.multipart_etags.pop((bucket, key), None)
 
-    def _etag(self, bucket, key, data):
+    def _etag(self, bucket, key, f, stat):
+        """The object's ETag: a multipart upload's own, else the MD5 of the open file f (kept per inode and mtime,
+        so ranged GETs of a large object do not hash it whole each time)."""
         with self.lock:
-            return self.multipart_etags.get((bucket, key)) or f'"{hashlib.md5(data).hexdigest()}"'
+            etag = self.multipart_etags.get((bucket, key))
+            cached = self.etag_cache.get((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+        if etag or cached:
+            return etag or cached
+        md5 = hashlib.md5()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            md5.update(block)
+        f.seek(0)
+        with self.lock:
+            self.etag_cache[(stat.st_ino, stat.st_mtime_ns, stat.st_size)] = f'"{md5.hexdigest()}"'
+        return f'"{md5.hexdigest()}"'
 
     def _upload_dir(self, upload_id):
         return os.path.join(self.state_dir, "s3-uploads", upload_id)
@@ -1157,7 +1177,7 @@ class Endpoint:
                 continue
             fp = self._object_path(bucket, key)
             with open(fp, "rb") as f:
-                etag = self._etag(bucket, key, f.read()).strip('"')
+                etag = self._etag(bucket, key, f, os.fstat(f.fileno())).strip('"')
             mtime = datetime.datetime.fromtimestamp(os.path.getmtime(fp), datetime.timezone.utc)
             contents.append(f"<Contents><Key>{escape(key)}</Key><LastModified>{mtime.strftime('%Y-%m-%dT%H:%M:%S.000Z')}"
                             f"</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>{os.path.getsize(fp)}</Size>"

@@ -247,10 +247,11 @@ TEST(AwsClient, S3PutFileGoesMultipartAboveTheThresholdAndAbortsOnFailure) {
   EXPECT_TRUE(fs::is_empty(ep.dir() / "state" / "s3-uploads")) << "no parts left behind";
 }
 
-TEST(AwsClient, S3PutFileSendsItsPartsSideBySide) {
+TEST(AwsClient, S3PartsAndRangesGoSideBySide) {
   // The endpoint answers each S3 request after 0.4 s (a slow round trip) and records how many S3 requests it was
   // answering when each began: with SPAWN_AWS_TRANSFER_CONCURRENCY=4 the parts of a 4-part upload overlap (and never
-  // more than 4 at once), with 1 they never do; both objects arrive whole.
+  // more than 4 at once), and so do the 3 ranges after the first of its download; with 1 they never do. Both
+  // objects arrive whole and come back whole.
   LocalEndpoint ep(nlohmann::json{{"s3_latency_seconds", 0.4}});
   std::string bytes((18 << 20) + 5, '\0');
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 11);
@@ -273,19 +274,33 @@ TEST(AwsClient, S3PutFileSendsItsPartsSideBySide) {
     auto got = s3.get_object("spawn-test", key);
     ASSERT_TRUE(got) << got.error().to_string();
     EXPECT_TRUE(*got == bytes);
-    int parts = 0, most = 0;
+    const fs::path back = ep.dir() / (std::string("back-") + concurrency);
+    auto down = s3.get_object_to_file("spawn-test", key, back);
+    ASSERT_TRUE(down) << down.error().to_string();
+    EXPECT_EQ(*down, bytes.size());
+    EXPECT_TRUE(spawn::util::read_file(back).value_or("") == bytes);
+    int parts = 0, most = 0, ranges = 0, most_ranges = 0;
     auto calls = ep.control("GET", "calls");
-    for (const auto& c : calls["calls"])
-      if (c.value("operation", std::string()) == "UploadPart" && c.value("action", std::string()).ends_with(key)) {
+    for (const auto& c : calls["calls"]) {
+      if (!c.value("action", std::string()).ends_with(key)) continue;
+      if (c.value("operation", std::string()) == "UploadPart") {
         ++parts;
         most = std::max(most, c.value("in_flight", 0));
+      } else if (c.value("operation", std::string()) == "GetObject" && c.value("status", 0) == 206) {
+        ++ranges;
+        most_ranges = std::max(most_ranges, c.value("in_flight", 0));
       }
+    }
     EXPECT_EQ(parts, 4) << concurrency;
+    EXPECT_EQ(ranges, 4) << concurrency << ": the first range, then 3 after it";
     if (std::string(concurrency) == "4") {
       EXPECT_GE(most, 2) << "the parts were sent side by side";
       EXPECT_LE(most, 4);
+      EXPECT_GE(most_ranges, 2) << "the ranges were fetched side by side";
+      EXPECT_LE(most_ranges, 3);
     } else {
       EXPECT_EQ(most, 1) << "one part after the other";
+      EXPECT_EQ(most_ranges, 1) << "one range after the other";
     }
   }
 }

@@ -18,6 +18,7 @@
 
 #include "aws/encoding.hpp"
 #include "aws/s3.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 
 using namespace spawn::aws;
@@ -49,10 +50,34 @@ public:
       r.body = "<CompleteMultipartUploadResult><ETag>\"abc-5\"</ETag></CompleteMultipartUploadResult>";
     } else if (request.method == "DELETE") {
       r.status = 204;
+    } else if (request.method == "GET") {
+      answer_get(request, r);
     }
     if (on_request) on_request(request, r);
     if (r.status == 0) return tl::unexpected(std::string("connection reset"));
     return r;
+  }
+  // GetObject of `object` (ETag "obj"), one byte range as S3 answers it: 206 with Content-Range, 416 past the end.
+  void answer_get(const HttpRequest& request, HttpResponse& r) const {
+    std::string range;
+    for (const auto& [k, v] : request.headers)
+      if (k == "Range") range = v;
+    auto dash = range.find('-');
+    if (!range.starts_with("bytes=") || dash == std::string::npos) {
+      r.body = object;
+      return;
+    }
+    std::uint64_t first = std::stoull(range.substr(6, dash - 6)), last = std::stoull(range.substr(dash + 1));
+    if (first >= object.size()) {
+      r.status = 416;
+      r.body = "<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message></Error>";
+      return;
+    }
+    last = std::min<std::uint64_t>(last, object.size() - 1);
+    r.status = 206;
+    r.body = object.substr(first, last - first + 1);
+    r.headers = {{"etag", "\"obj\""},
+                 {"content-range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(object.size())}};
   }
   static std::string query(const HttpRequest& request) {
     auto q = request.url.find('?');
@@ -65,10 +90,17 @@ public:
     for (unsigned char c : raw) out += {digits[c >> 4], digits[c & 15]};
     return out;
   }
+  std::string object;  // what a GET answers
   std::mutex mutex;
   std::vector<HttpRequest> requests;
   std::function<void(const HttpRequest&, HttpResponse&)> on_request;
 };
+
+std::string header(const HttpRequest& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (spawn::util::iequals(k, name)) return v;
+  return {};
+}
 
 // The part number of an UploadPart request, 0 for any other.
 int part_number(const HttpRequest& r) {
@@ -125,11 +157,6 @@ struct Fixture {
   std::string content;
 };
 
-std::string header(const HttpRequest& r, const std::string& name) {
-  for (const auto& [k, v] : r.headers)
-    if (spawn::util::iequals(k, name)) return v;
-  return {};
-}
 
 } // namespace
 
@@ -391,4 +418,90 @@ TEST(AwsMultipart, AFileThatShrinksWhileItsPartsAreInFlightAbortsTheUpload) {
   EXPECT_EQ(f.with("PUT", "partNumber=").size(), 2u);
   EXPECT_EQ(f.with("DELETE", "uploadId=up-1").size(), 1u);
   EXPECT_TRUE(f.with("POST", "uploadId=").empty());
+}
+
+TEST(AwsMultipart, ADownloadFetchesItsRangesSideBySide) {
+  // 40 MiB in ranges of 5 MiB: the first alone (it says the size), the other 8 held until 4 are open at once;
+  // never more than 4; each later range asks for the first one's ETag; the file is the object.
+  Fixture f;
+  f.file(40 * MiB + 7);
+  f.s3->object = f.content;
+  std::atomic<int> open{0}, most{0};
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse& answer) {
+    if (r.method != "GET" || header(r, "Range").starts_with("bytes=0-")) return;
+    int now = ++open;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {}
+    if (!wait_until([&] { return most.load() >= 4; })) answer.status = 503;
+    --open;
+  };
+  const fs::path target = f.dir / "down" / "object";
+  fs::create_directories(target.parent_path());
+  auto got = S3Client(f.session).get_object_to_file("b", "k", target, MultipartSettings{8 * MiB, 5 * MiB, 4});
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_EQ(*got, 40 * MiB + 7);
+  EXPECT_EQ(most.load(), 4);
+  EXPECT_TRUE(spawn::util::read_file(target).value_or("") == f.content);
+  auto gets = f.with("GET", "");
+  ASSERT_EQ(gets.size(), 9u);
+  EXPECT_EQ(header(gets[0], "Range"), "bytes=0-" + std::to_string(5 * MiB - 1));
+  EXPECT_EQ(header(gets[0], "If-Match"), "");
+  std::set<std::string> ranges;
+  for (std::size_t i = 1; i < gets.size(); ++i) {
+    EXPECT_EQ(header(gets[i], "If-Match"), "\"obj\"");
+    ranges.insert(header(gets[i], "Range"));
+  }
+  EXPECT_EQ(ranges.size(), 8u);
+  EXPECT_TRUE(ranges.count("bytes=" + std::to_string(40 * MiB) + "-" + std::to_string(40 * MiB + 6)));
+  EXPECT_EQ(std::distance(fs::directory_iterator(target.parent_path()), fs::directory_iterator()), 1) << "no temporary left";
+}
+
+TEST(AwsMultipart, AnObjectReplacedWhileItIsDownloadedIsAnError) {
+  // The range from 10 MiB finds another ETag (412): the download fails saying so, the ranges in flight are
+  // cancelled, and the target is neither created nor left half written.
+  Fixture f;
+  f.file(30 * MiB);
+  f.s3->object = f.content;
+  std::atomic<int> hanging{0}, saw_cancel{0};
+  f.s3->on_request = [&](const HttpRequest& r, HttpResponse& answer) {
+    if (r.method != "GET" || header(r, "Range").starts_with("bytes=0-")) return;
+    if (header(r, "Range").starts_with("bytes=" + std::to_string(10 * MiB) + "-")) {
+      wait_until([&] { return hanging.load() == 2; });  // the other two are in flight
+      answer = HttpResponse{};
+      answer.status = 412;
+      answer.body = "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>";
+    } else {
+      ++hanging;
+      if (wait_until([&] { return r.cancel && r.cancel->load(); })) ++saw_cancel;
+      answer.status = 0;
+    }
+  };
+  const fs::path target = f.dir / "down" / "object";
+  fs::create_directories(target.parent_path());
+  auto got = S3Client(f.session).get_object_to_file("b", "k", target, MultipartSettings{8 * MiB, 5 * MiB, 3});
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, "PreconditionFailed");
+  EXPECT_NE(got.error().message.find("s3://b/k changed while it was being downloaded"), std::string::npos) << got.error().message;
+  EXPECT_EQ(saw_cancel.load(), 2) << "the other two ranges in flight were cancelled";
+  EXPECT_EQ(f.with("GET", "").size(), 4u) << "no range asked for after the failure";
+  EXPECT_TRUE(fs::is_empty(target.parent_path()));
+}
+
+TEST(AwsMultipart, ASmallOrEmptyObjectIsOneRequest) {
+  Fixture f;
+  f.file(3 * MiB);
+  f.s3->object = f.content;
+  const fs::path target = f.dir / "small";
+  auto got = S3Client(f.session).get_object_to_file("b", "k", target, MultipartSettings{8 * MiB, 5 * MiB, 4});
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_EQ(*got, 3 * MiB);
+  EXPECT_TRUE(spawn::util::read_file(target).value_or("") == f.content);
+  EXPECT_EQ(f.s3->requests.size(), 1u);
+  Fixture g;  // an empty object: no byte 0 to ask for (416), an empty file
+  const fs::path empty = g.dir / "empty";
+  auto none = S3Client(g.session).get_object_to_file("b", "k", empty);
+  ASSERT_TRUE(none) << none.error().to_string();
+  EXPECT_EQ(*none, 0u);
+  EXPECT_TRUE(fs::exists(empty));
+  EXPECT_EQ(fs::file_size(empty), 0u);
+  EXPECT_EQ(g.s3->requests.size(), 1u);
 }

@@ -1,6 +1,7 @@
 #include "aws/s3.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -449,17 +450,19 @@ Result<std::string> S3Client::get_object(const std::string& bucket, const std::s
 
 namespace {
 
-// A download's body into an AtomicFile.
-class FileSink final : public BodySink {
+// One byte range of a download's body into an AtomicFile at its offset (pwrite: ranges arrive side by side). A
+// retried attempt writes its range over again; the first range, alone while it is fetched, empties the file first
+// (a server that ignored Range sent the whole object, whose size may have changed since).
+class RangeSink final : public BodySink {
 public:
-  explicit FileSink(util::AtomicFile& file) : m_file(file) {}
+  RangeSink(util::AtomicFile& file, std::uint64_t start, bool first) : m_file(file), m_start(start), m_first(first) {}
   Expected<void> restart() override {
     m_error.clear();
     m_bytes = 0;
-    return m_file.restart();
+    return m_first ? m_file.restart() : Expected<void>();
   }
   Expected<void> write(std::string_view chunk) override {
-    auto w = m_file.write(chunk);
+    auto w = m_file.write_at(m_start + m_bytes, chunk);
     if (!w) m_error = w.error();
     m_bytes += chunk.size();
     return w;
@@ -469,15 +472,30 @@ public:
 
 private:
   util::AtomicFile& m_file;
+  std::uint64_t m_start;
+  bool m_first;
   std::string m_error;
   std::uint64_t m_bytes = 0;
 };
 
+// "bytes FIRST-LAST/TOTAL" (a 206 answer's Content-Range): FIRST, LAST and TOTAL, or nullopt.
+std::optional<std::array<std::uint64_t, 3>> content_range(std::string_view text) {
+  if (!text.starts_with("bytes ")) return std::nullopt;
+  text.remove_prefix(6);
+  auto dash = text.find('-'), slash = text.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) return std::nullopt;
+  auto first = util::parse_uint(text.substr(0, dash)), last = util::parse_uint(text.substr(dash + 1, slash - dash - 1)),
+       total = util::parse_uint(text.substr(slash + 1));
+  if (!first || !last || !total || *last < *first || *last >= *total) return std::nullopt;
+  return std::array<std::uint64_t, 3>{*first, *last, *total};
+}
+
 } // namespace
 
 Result<std::uint64_t> S3Client::get_object_to_file(const std::string& bucket, const std::string& key,
-                                                   const std::filesystem::path& path) {
-  auto r = object_request("GetObject", "GET", bucket, key);
+                                                   const std::filesystem::path& path,
+                                                   const std::optional<MultipartSettings>& settings) {
+  const std::string where = "s3://" + bucket + "/" + key;
   auto local_error = [&](const std::string& message) {
     AwsError e;
     e.kind = ErrorKind::local;
@@ -487,19 +505,94 @@ Result<std::uint64_t> S3Client::get_object_to_file(const std::string& bucket, co
     e.message = message;
     return Failure(e);
   };
+  MultipartSettings s;
+  if (settings) {
+    s = *settings;
+  } else {
+    auto configured = multipart_settings(m_session->environment());
+    if (!configured) return Failure(configured.error());
+    s = *configured;
+  }
+  const std::uint64_t chunk = std::max<std::uint64_t>(1, s.part_bytes);
   auto file = util::AtomicFile::create(path);
   if (!file) return local_error(file.error());
-  FileSink sink(*file);
-  r.sink = &sink;
-  auto response = m_session->send(r);
-  if (!response) return Failure(response.error());
-  // A body cut short with no error from the transport would be a truncated file: the length says so.
-  auto length = util::parse_uint(response->header("content-length"));
-  if (length && response->header("content-encoding").empty() && *length != sink.bytes())
-    return local_error(path.string() + ": s3://" + bucket + "/" + key + " arrived with " + std::to_string(sink.bytes()) +
-                       " of its " + std::to_string(*length) + " bytes");
+  // The first range says the object's size (Content-Range) and its ETag; an object no larger than one range is
+  // whole after it (one request, as a plain GET).
+  auto r = object_request("GetObject", "GET", bucket, key);
+  r.headers = {{"Range", "bytes=0-" + std::to_string(chunk - 1)}};
+  RangeSink first(*file, 0, true);
+  r.sink = &first;
+  auto response = m_session->send(std::move(r));
+  if (!response) {
+    // 416 to a range from byte 0: the object exists and is empty.
+    if (response.error().http_status == 416) {
+      if (auto c = file->commit(); !c) return local_error(c.error());
+      return std::uint64_t{0};
+    }
+    return Failure(response.error());
+  }
+  std::uint64_t total = first.bytes();
+  if (response->status == 206) {
+    auto range = content_range(response->header("content-range"));
+    if (!range || (*range)[0] != 0 || (*range)[1] + 1 != first.bytes())
+      return local_error(path.string() + ": " + where + " arrived with " + std::to_string(first.bytes()) +
+                         " bytes of its first range (Content-Range " + util::quote(response->header("content-range")) + ")");
+    total = (*range)[2];
+  } else {
+    // A server that ignores Range answers 200 with the whole object. A body cut short with no error from the
+    // transport would be a truncated file: the length says so.
+    auto length = util::parse_uint(response->header("content-length"));
+    if (length && response->header("content-encoding").empty() && *length != first.bytes())
+      return local_error(path.string() + ": " + where + " arrived with " + std::to_string(first.bytes()) + " of its " +
+                         std::to_string(*length) + " bytes");
+  }
+  if (total > first.bytes()) {
+    // The rest in ranges, concurrency of them at once, each on its own connection and written where it belongs;
+    // each asks for the first range's ETag (If-Match), so an object replaced meanwhile is an error, not a mixture.
+    // The first failure cancels the ranges in flight.
+    const std::string etag = response->header("etag");
+    const std::uint64_t ranges = (total - chunk + chunk - 1) / chunk;
+    std::atomic<std::uint64_t> next{0};
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::optional<AwsError> failure;
+    auto fetch = [&] {
+      while (!stop) {
+        const std::uint64_t i = next++;
+        if (i >= ranges) return;
+        const std::uint64_t start = chunk * (i + 1), end = std::min(total, start + chunk) - 1;
+        auto q = object_request("GetObject", "GET", bucket, key);
+        q.headers = {{"Range", "bytes=" + std::to_string(start) + "-" + std::to_string(end)}};
+        if (!etag.empty()) q.headers.emplace_back("If-Match", etag);
+        RangeSink sink(*file, start, false);
+        q.sink = &sink;
+        q.cancel = &stop;
+        auto got = m_session->send(std::move(q));
+        std::optional<AwsError> e;
+        if (!got) {
+          e = got.error();
+          if (e->http_status == 412) e->message = where + " changed while it was being downloaded (" + e->message + ")";
+        } else if (got->status != 206 || sink.bytes() != end - start + 1) {
+          e = local_error(path.string() + ": " + where + " arrived with " + std::to_string(sink.bytes()) + " of the " +
+                          std::to_string(end - start + 1) + " bytes from " + std::to_string(start) + " (HTTP " +
+                          std::to_string(got->status) + ")").value();
+        }
+        if (e) {
+          std::lock_guard lock(mutex);
+          if (!failure) failure = std::move(e);
+          stop = true;
+          return;
+        }
+      }
+    };
+    std::vector<std::thread> fetchers;
+    const std::uint64_t threads = std::min<std::uint64_t>(std::max(1u, std::min(s.concurrency, k_max_transfer_concurrency)), ranges);
+    for (std::uint64_t t = 0; t < threads; ++t) fetchers.emplace_back(fetch);
+    for (auto& t : fetchers) t.join();
+    if (failure) return Failure(*failure);
+  }
   if (auto c = file->commit(); !c) return local_error(c.error());
-  return sink.bytes();
+  return total;
 }
 
 Result<std::string> S3Client::get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset) {

@@ -113,11 +113,15 @@ public:
   Result<void> abort_multipart_upload(const std::string& bucket, const std::string& key, const std::string& upload_id);
   // The object's bytes; a missing key is an AwsError with code NoSuchKey.
   Result<std::string> get_object(const std::string& bucket, const std::string& key);
-  // Streams the object into path (through a temporary beside it, renamed when whole; a retried attempt starts the
-  // file over), memory bounded whatever its size; returns the bytes written. A missing key is NoSuchKey (path
-  // untouched); a file that cannot be written is an error of kind local.
+  // Streams the object into path (through a temporary beside it, renamed when whole), memory bounded whatever its
+  // size; returns the bytes written. It comes in ranges of part_bytes (a ranged GET each), the first alone (it says
+  // the size), the rest concurrency at once, each written at its offset; a retried range writes its bytes over, a
+  // range of an object replaced meanwhile (If-Match the first range's ETag: 412) is an error, and the first failure
+  // cancels the ranges in flight. A missing key is NoSuchKey (path untouched); a file that cannot be written is an
+  // error of kind local. settings nullopt: multipart_settings(the session's environment).
   Result<std::uint64_t> get_object_to_file(const std::string& bucket, const std::string& key,
-                                           const std::filesystem::path& path);
+                                           const std::filesystem::path& path,
+                                           const std::optional<MultipartSettings>& settings = std::nullopt);
   // The object's bytes from offset on (a ranged GET, `Range: bytes=offset-`): empty when it holds no more than
   // offset bytes; a missing key is NoSuchKey. For following a file that grows (spawn logs --follow).
   Result<std::string> get_object_from(const std::string& bucket, const std::string& key, std::uint64_t offset);

@@ -63,6 +63,20 @@ Expected<void> AtomicFile::write(std::string_view chunk) {
   return {};
 }
 
+Expected<void> AtomicFile::write_at(std::uint64_t offset, std::string_view chunk) {
+  if (m_fd < 0) return Unexpected(m_path.string() + ": write failed: already closed");
+  std::size_t done = 0;
+  while (done < chunk.size()) {
+    auto n = ::pwrite(m_fd, chunk.data() + done, chunk.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Unexpected(m_path.string() + ": write failed: " + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
 Expected<void> AtomicFile::restart() {
   if (m_fd < 0 || ::ftruncate(m_fd, 0) != 0 || ::lseek(m_fd, 0, SEEK_SET) != 0)
     return Unexpected(m_path.string() + ": cannot start over: " + std::strerror(errno));

@@ -28,6 +28,8 @@ public:
   ~AtomicFile();
 
   Expected<void> write(std::string_view chunk);
+  // Writes chunk at offset of the temporary (pwrite: safe from several threads writing different ranges).
+  Expected<void> write_at(std::uint64_t offset, std::string_view chunk);
   // Empties the temporary (a download that starts over).
   Expected<void> restart();
   // Flushes to disk, sets mode (and the modification time, seconds since the epoch) and renames over the path.
