@@ -3,8 +3,12 @@
 // bring_back (GetObject into a file, the archive read in chunks, the member written through a temporary), against
 // the whole-in-memory path it replaced (GetObject into a string, the archive gunzipped into a string, every member's
 // content kept, then written), measured in the same run. Each round runs in a child process so its peak memory
-// (max RSS, from wait4) is its own; a child that only sets up its S3 client is the floor.
-// Not a test: prints each round, the medians and the ratios. Usage: bench_bring_back [MiB, default 512] [rounds, 3]
+// (max RSS, from wait4) is its own; a child that only sets up its S3 client is the floor. The streamed way runs twice:
+// its download one range at a time (SPAWN_AWS_TRANSFER_CONCURRENCY=1) and 8 ranges at a time (the default), against
+// an endpoint that answers each S3 request after a latency (a real S3 round trip is 20-50 ms) and, when given,
+// carries each connection's bytes at a limited rate (one stream from S3 carries far less than a link can).
+// Not a test: prints each round, the medians and the ratios.
+// Usage: bench_bring_back [MiB, default 512] [rounds, 3] [latency ms, 30] [MB/s per connection, 0: no limit]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -94,7 +98,10 @@ void bring_back_streamed(aws::S3Client& s3, const fs::path& dest, const fs::path
 int main(int argc, char** argv) {
   const std::uint64_t mib = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 512;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
-  if (!mib || rounds <= 0) die("usage: bench_bring_back [MiB] [rounds]");
+  const double latency_ms = argc > 3 ? std::atof(argv[3]) : 30;
+  const double stream_mbs = argc > 4 ? std::atof(argv[4]) : 0;
+  if (!mib || rounds <= 0 || latency_ms < 0 || stream_mbs < 0)
+    die("usage: bench_bring_back [MiB] [rounds] [latency ms] [MB/s per connection]");
   char tmpl[] = "/tmp/spawn-bench-back-XXXXXX";
   if (!::mkdtemp(tmpl)) die("mkdtemp");
   const fs::path dir = tmpl;
@@ -109,31 +116,38 @@ int main(int argc, char** argv) {
   fs::rename(dir / "back.tar.gz", dir / "ep/state/s3" / k_bucket / quoted);
   fs::remove(dir / "src/result.bin");
 
-  bench::LocalEndpoint ep(dir / "ep/state", R"({"credentials": {"AKIDBENCH": "bench-secret"}})");
+  bench::LocalEndpoint ep(dir / "ep/state", "{\"credentials\": {\"AKIDBENCH\": \"bench-secret\"}, \"s3_latency_seconds\": " +
+                                                std::to_string(latency_ms / 1000) + ", \"s3_stream_bytes_per_second\": " +
+                                                std::to_string(stream_mbs * 1e6) + "}");
   std::map<std::string, std::string> env{{"AWS_ACCESS_KEY_ID", "AKIDBENCH"}, {"AWS_SECRET_ACCESS_KEY", "bench-secret"},
                                          {"AWS_REGION", "us-east-1"}, {"AWS_ENDPOINT_URL", ep.url},
                                          {"AWS_EC2_METADATA_DISABLED", "true"}, {"HOME", dir.string()}};
-  auto client = [&] {
+  auto client = [&](const std::string& concurrency) {
     aws::SessionOptions o;
-    o.environment = aws::fixed_environment(env);
+    auto e = env;
+    e["SPAWN_AWS_TRANSFER_CONCURRENCY"] = concurrency;
+    o.environment = aws::fixed_environment(e);
     auto session = aws::Session::create(o);
     if (!session) die(session.error().to_string());
     return aws::S3Client(*session);
   };
 
-  std::printf("bring back one %llu MiB result (archive %.1f MiB) into a directory, %d rounds each\n",
-              static_cast<unsigned long long>(mib), static_cast<double>(archive_bytes) / 1048576.0, rounds);
+  std::printf("bring back one %llu MiB result (archive %.1f MiB) into a directory, %d rounds each (%.0f ms a request, %s "
+              "per connection)\n",
+              static_cast<unsigned long long>(mib), static_cast<double>(archive_bytes) / 1048576.0, rounds, latency_ms,
+              stream_mbs > 0 ? (std::to_string(static_cast<int>(stream_mbs)) + " MB/s").c_str() : "no limit");
   std::map<std::string, std::vector<double>> seconds, peaks;
+  const std::string at_once = std::to_string(aws::MultipartSettings{}.concurrency);
   for (int r = 0; r < rounds; ++r) {
-    for (const std::string mode : {"floor", "in-memory", "streamed"}) {
+    for (const std::string& mode : std::vector<std::string>{"floor", "in-memory", "streamed-1", "streamed-" + at_once}) {
       const fs::path dest = dir / ("dest-" + mode), st = dir / ("state-" + mode);
       fs::remove_all(dest);
       fs::create_directories(dest);
       fs::create_directories(st);
       auto round = bench::run_in_child([&] {
-        auto s3 = client();
+        auto s3 = client(mode.starts_with("streamed-") ? mode.substr(9) : at_once);
         if (mode == "in-memory") bring_back_in_memory(s3, dest);
-        if (mode == "streamed") bring_back_streamed(s3, dest, st);
+        if (mode.starts_with("streamed-")) bring_back_streamed(s3, dest, st);
         return 0;
       });
       if (mode != "floor" && fs::file_size(dest / "result.bin") != mib << 20) die(mode + ": the result is not whole");
@@ -146,12 +160,16 @@ int main(int argc, char** argv) {
   fs::remove_all(dir);
 
   const double floor = bench::median(peaks["floor"]);
-  std::printf("median max RSS: floor %.1f MiB, in-memory %.1f MiB, streamed %.1f MiB\n", floor, bench::median(peaks["in-memory"]),
-              bench::median(peaks["streamed"]));
-  std::printf("above the floor: in-memory %.1f MiB, streamed %.1f MiB: %.0fx less\n", bench::median(peaks["in-memory"]) - floor,
-              bench::median(peaks["streamed"]) - floor,
-              (bench::median(peaks["in-memory"]) - floor) / std::max(0.1, bench::median(peaks["streamed"]) - floor));
-  std::printf("median time: in-memory %.2f s, streamed %.2f s (ratio %.2f)\n", bench::median(seconds["in-memory"]),
-              bench::median(seconds["streamed"]), bench::median(seconds["streamed"]) / bench::median(seconds["in-memory"]));
+  const std::string fast = "streamed-" + at_once;
+  auto peak = [&](const std::string& mode) { return bench::median(peaks[mode]); };
+  auto time = [&](const std::string& mode) { return bench::median(seconds[mode]); };
+  std::printf("median max RSS: floor %.1f MiB, in-memory %.1f MiB, streamed 1 at a time %.1f MiB, %s at a time %.1f MiB\n",
+              floor, peak("in-memory"), peak("streamed-1"), at_once.c_str(), peak(fast));
+  std::printf("above the floor: in-memory %.1f MiB, streamed %.1f MiB: %.0fx less\n", peak("in-memory") - floor,
+              peak("streamed-1") - floor, (peak("in-memory") - floor) / std::max(0.1, peak("streamed-1") - floor));
+  std::printf("median time: in-memory %.2f s, streamed 1 at a time %.2f s, %s at a time %.2f s\n", time("in-memory"),
+              time("streamed-1"), at_once.c_str(), time(fast));
+  std::printf("ratios: streamed (1 at a time) / in-memory %.2f; 1 at a time / %s at a time %.2fx\n",
+              time("streamed-1") / time("in-memory"), at_once.c_str(), time("streamed-1") / time(fast));
   return 0;
 }
