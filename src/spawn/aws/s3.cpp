@@ -309,14 +309,9 @@ Result<PutFileResult> S3Client::put_file(const std::string& bucket, const std::s
     e.message = what;
     return fail(e);
   };
-  MultipartSettings s;
-  if (settings) {
-    s = *settings;
-  } else {
-    auto configured = multipart_settings(m_session->environment());
-    if (!configured) return fail(configured.error());
-    s = *configured;
-  }
+  auto configured = settings ? Result<MultipartSettings>(*settings) : multipart_settings(m_session->environment());
+  if (!configured) return fail(configured.error());
+  const MultipartSettings& s = *configured;
   FileHandle file;
   file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
@@ -505,14 +500,9 @@ Result<std::uint64_t> S3Client::get_object_to_file(const std::string& bucket, co
     e.message = message;
     return Failure(e);
   };
-  MultipartSettings s;
-  if (settings) {
-    s = *settings;
-  } else {
-    auto configured = multipart_settings(m_session->environment());
-    if (!configured) return Failure(configured.error());
-    s = *configured;
-  }
+  auto configured = settings ? Result<MultipartSettings>(*settings) : multipart_settings(m_session->environment());
+  if (!configured) return Failure(configured.error());
+  const MultipartSettings& s = *configured;
   const std::uint64_t chunk = std::max<std::uint64_t>(1, s.part_bytes);
   auto file = util::AtomicFile::create(path);
   if (!file) return local_error(file.error());
