@@ -413,7 +413,7 @@ class Lifecycle(AwsMpiCase):
 
     def test_killed_mid_launch_then_resumed_without_duplicates_or_orphans(self):
         # The answer to RunInstances never reaches the client: the nodes exist, the cohort object is never written.
-        self.ep.add_fault({"type": "delay", "action": "RunInstances", "seconds": 3, "count": 1})
+        self.ep.add_fault({"type": "delay", "action": "RunInstances", "seconds": 10, "count": 1})
         self.script("#!/bin/bash\n#SBATCH -N 2 -t 5\nsrun hostname\n")
         proc = subprocess.Popen([test_aws_provider.SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"],
                                 cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
