@@ -141,6 +141,74 @@ class ArrayJob(AwsProviderCase):
         self.assertGreaterEqual(len(presigned), 20 * 3)
 
 
+class Packing(AwsProviderCase):
+    def test_tasks_per_instance_runs_short_tasks_one_after_the_other_on_fewer_instances(self):
+        # aws.tasks_per_instance = 4: ten short tasks boot three instances (4 + 4 + 2), in one RunInstances.
+        config = os.path.join(self.dir, "config.yaml")
+        with open(config, "w") as f:
+            f.write("version: 1\ndefaults:\n  aws:\n    tasks_per_instance: 4\n")
+        self.env["SPAWN_CONFIG"] = config
+        self.script("#!/bin/bash\n#SBATCH --array=0-9\n#SBATCH -t 1\n"
+                    "echo task $SLURM_ARRAY_TASK_ID on $(hostname) at $(date +%s.%N)\n"
+                    "exit $((SLURM_ARRAY_TASK_ID == 5 ? 3 : 0))\n")
+        p = self.spawn("slurm", "submit", "job.sbatch", "--provider", "aws", "--yes")
+        self.assertNotEqual(p.returncode, 0, "task 5 exits 3")
+        job = p.stdout.split("Submitted batch job ")[1].split()[0]
+        [run] = [c for c in self.ep.calls if c["action"] == "RunInstances" and c.get("status") == 200]
+        self.assertEqual((run["params"]["MinCount"], run["params"]["MaxCount"]), ("1", "3"))
+        self.assertEqual(len(self.ep.instances), 3)
+        hosts, times = {}, {}
+        for i in range(10):
+            words = self.read(f"slurm-{job}_{i}.out").split()
+            self.assertEqual(words[:2], ["task", str(i)])
+            hosts[i], times[i] = words[3], float(words[5])
+        self.assertEqual([len({hosts[i] for i in group}) for group in ([0, 1, 2, 3], [4, 5, 6, 7], [8, 9])], [1, 1, 1])
+        self.assertEqual(len(set(hosts.values())), 3)
+        for group in ([0, 1, 2, 3], [4, 5, 6, 7], [8, 9]):
+            self.assertEqual([times[i] for i in group], sorted(times[i] for i in group), "one after the other")
+        tasks = {t["index"]: t for t in json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]}
+        self.assertEqual([tasks[i]["state"] for i in range(10)], ["COMPLETED"] * 5 + ["FAILED"] + ["COMPLETED"] * 4)
+        self.assertEqual(tasks[5]["exit_code"], 3, "a task's failure is its own")
+        # The instance's time is billed to the first task on it (a minute at least); the others from their own start.
+        for i in range(10):
+            if i in (0, 4, 8):
+                self.assertGreaterEqual(tasks[i]["aws"]["billed_seconds"], 60, tasks[i])
+            else:
+                self.assertLess(tasks[i]["aws"]["billed_seconds"], 30, tasks[i])
+        # The backstop at boot covers four tasks (4 x 60 s + 600 s grace); each task's start moves it to one's worth.
+        for inst in self.ep.instances.values():
+            commands = [(e["command"], e["args"]) for e in inst.power_events]
+            self.assertEqual(commands[0], ("shutdown", ["-h", "+14"]), commands)
+            self.assertIn(("shutdown", ["-h", "+11"]), commands)
+        self.assert_all_terminated()
+
+    def test_a_spot_notice_ends_the_running_task_and_those_queued_behind_it_and_all_run_again(self):
+        self.env["SPAWN_AWS_TASKS_PER_INSTANCE"] = "3"
+        self.script("#!/bin/bash\n#SBATCH --array=0-2\n#SBATCH -t 5\n#SBATCH --requeue\n"
+                    "echo task $SLURM_ARRAY_TASK_ID restart=${SLURM_RESTART_COUNT:-0}\n"
+                    "if [ \"${SLURM_RESTART_COUNT:-0}\" = 0 ]; then for i in $(seq 120); do sleep 1; done; fi\n")
+        proc = subprocess.Popen([SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"], cwd=self.work,
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertTrue(wait_for(lambda: any(i.sandbox and glob.glob(os.path.join(i.sandbox.root, "tmp", "spawn", "*",
+                                                                                   "batch.pid"))
+                                             for i in self.ep.instances.values()), 60))
+        [first] = self.ep.instances
+        self.ep.interrupt_spot(first, notice_seconds=15)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, out + err)
+        job = out.split("Submitted batch job ")[1].split()[0]
+        self.assertEqual(len(self.ep.instances), 2, "the three ran again on one new instance")
+        tasks = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
+        self.assertEqual([(t["state"], t["restart_count"]) for t in tasks], [("COMPLETED", 1)] * 3)
+        for i in range(3):
+            self.assertEqual(self.read(f"slurm-{job}_{i}.out"), f"task {i} restart=1\n")
+        self.assertIn("reason=spot interruption (", self.job_object(job, "markers/0.1"))
+        for i in (1, 2):
+            self.assertIn("reason=spot interruption before the task started", self.job_object(job, f"markers/{i}.1"))
+        self.assert_all_terminated()
+
+
 class Faults(AwsProviderCase):
     def test_capacity_error_falls_over_to_next_type(self):
         self.ep.add_fault({"type": "capacity", "instance_type": "c5.large", "count": None})

@@ -78,7 +78,10 @@ AwsJobView aws_job_view(const engine::JobRecord& job, const Plan& plan, const st
       bool up = !used->ended && (described ? it != instances.end() && still_up(it->second.state)
                                            : !(latest && engine::is_terminal(t.state)));
       std::int64_t end = used->ended ? *used->ended : up ? now : (latest && t.end_time ? *t.end_time : now);
-      std::int64_t billed = std::max(k_minimum_billed_seconds, end - used->launched);
+      // A task queued behind others on its instance: billed from its own start once it ended, nothing before (the
+      // instance's time is the running task's).
+      std::int64_t billed = used->queued ? (used->ended ? std::max<std::int64_t>(0, end - used->launched) : 0)
+                                         : std::max(k_minimum_billed_seconds, end - used->launched);
       billed *= used->nodes;  // instance-seconds
       MicroDollars cost = price ? static_cast<MicroDollars>(std::llround(static_cast<double>(*price) *
                                                                          static_cast<double>(billed) / 3600.0))

@@ -431,6 +431,8 @@ const std::vector<KeyDef>& table() {
                                                               "(the AMI's size)"),
         make_key<CountCodec<0>, &S::aws, &A::cooldown_seconds>(
             "aws.cooldown_seconds", "seconds a (type, zone, market) that ran out of capacity is left alone"),
+        make_key<CountCodec<1>, &S::aws, &A::tasks_per_instance>(
+            "aws.tasks_per_instance", "array tasks one instance runs, one after the other (short tasks boot once)"),
         make_key<BoolCodec, &S::workdir, &W::travel>("workdir.travel",
                                                      "upload the working directory and bring the job's changes back"),
         make_key<PatternCodec, &S::workdir, &W::exclude>("workdir.exclude",

@@ -39,6 +39,7 @@ struct AwsSettings {
   std::optional<std::string> instance_profile;  // IAM instance profile name
   std::optional<std::uint32_t> root_volume_gib; // empty: the AMI's size
   std::uint32_t cooldown_seconds = 600;         // a pool that ran out of capacity is left alone this long
+  std::uint32_t tasks_per_instance = 1;         // array tasks one instance runs one after the other
 };
 
 // What of the working directory travels with a cloud job (keys "workdir.*"; docs/aws.md).

@@ -112,10 +112,10 @@ struct Plan {
   struct Aws {
     std::optional<std::string> bucket, prefix, key_pair, instance_profile;
     std::vector<std::string> subnets, security_groups;
-    std::optional<std::uint64_t> root_volume_gib, cooldown_seconds;
+    std::optional<std::uint64_t> root_volume_gib, cooldown_seconds, tasks_per_instance;
     bool empty() const {
       return !bucket && !prefix && !key_pair && !instance_profile && subnets.empty() && security_groups.empty() &&
-             !root_volume_gib && !cooldown_seconds;
+             !root_volume_gib && !cooldown_seconds && !tasks_per_instance;
     }
   } aws;
   std::map<std::string, std::string> environment;  // extra variables every task gets

@@ -355,7 +355,8 @@ const std::vector<std::string_view> k_default_keys = {
     "gpu_type", "exclusive", "environment", "staging", "command", "aws", "workdir", "paths"};
 const std::vector<std::string_view> k_workdir_keys = {"travel", "exclude", "confirm_above_mib"};
 const std::vector<std::string_view> k_aws_keys = {"bucket", "prefix", "key_pair", "subnets", "security_groups",
-                                                  "instance_profile", "root_volume_gib", "cooldown_seconds"};
+                                                  "instance_profile", "root_volume_gib", "cooldown_seconds",
+                                                  "tasks_per_instance"};
 const std::vector<std::string_view> k_top_keys = {"format", "job", "defaults", "params", "grid", "modules",
                                                   "unsupported", "cluster_paths", "script"};
 // Keys of spawn's launcher that only make sense for the whole job; a parameter row may not set them.
@@ -493,6 +494,7 @@ spawn::Plan plan_from_value(const Value& root, const std::string& name) {
     plan.aws.instance_profile = r.string(afield("instance_profile"), apath("instance_profile"));
     plan.aws.root_volume_gib = r.count(afield("root_volume_gib"), apath("root_volume_gib"), 1);
     plan.aws.cooldown_seconds = r.count(afield("cooldown_seconds"), apath("cooldown_seconds"));
+    plan.aws.tasks_per_instance = r.count(afield("tasks_per_instance"), apath("tasks_per_instance"), 1);
   }
   if (const Value* w = dfield("workdir"); w && w->kind != Value::Kind::null) {
     if (w->kind != Value::Kind::map) r.fail(*w, "defaults.workdir", "expected a mapping");
@@ -874,6 +876,7 @@ json document(const spawn::Plan& plan, bool with_params) {
     if (plan.aws.instance_profile) aws["instance_profile"] = *plan.aws.instance_profile;
     if (plan.aws.root_volume_gib) aws["root_volume_gib"] = *plan.aws.root_volume_gib;
     if (plan.aws.cooldown_seconds) aws["cooldown_seconds"] = *plan.aws.cooldown_seconds;
+    if (plan.aws.tasks_per_instance) aws["tasks_per_instance"] = *plan.aws.tasks_per_instance;
     d["aws"] = aws;
   }
   if (plan.workdir != WorkdirPolicy{}) // only when the config changed it, so other plans read as before

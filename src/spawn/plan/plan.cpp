@@ -116,6 +116,7 @@ void fill_run_plan(Plan& plan, const Job& job, const config::Config& config, con
   if (settings.is_set("aws.instance_profile")) run.aws.instance_profile = settings.aws.instance_profile;
   if (settings.is_set("aws.root_volume_gib")) run.aws.root_volume_gib = settings.aws.root_volume_gib;
   if (settings.is_set("aws.cooldown_seconds")) run.aws.cooldown_seconds = settings.aws.cooldown_seconds;
+  if (settings.is_set("aws.tasks_per_instance")) run.aws.tasks_per_instance = settings.aws.tasks_per_instance;
   run.container = settings.container ? settings.container : job.container;
   run.container_runtime = settings.container_runtime;
   run.ttl_seconds = settings.ttl ? settings.ttl : run.time_limit_seconds;

@@ -398,9 +398,16 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
 
   const auto pools = rank_pools(plan.instance_types, zones(), plan.market, plan.spot_fallback_to_on_demand);
   std::vector<std::string> tried;  // "c5.large/us-east-1a/spot: InsufficientInstanceCapacity"
-  std::optional<std::int64_t> backstop;
-  if (auto limit = plan.time_limit_seconds ? plan.time_limit_seconds : plan.ttl_seconds)
-    backstop = (*limit + m_options.backstop_grace_seconds + (plan.container ? k_container_setup_seconds : 0) + 59) / 60;
+  // Packing (aws.tasks_per_instance = K): tasks k*K .. k*K+K-1 of a launch share launch index k and run one after
+  // the other; the boot backstop covers all K, each task's start moves it to one task's worth.
+  const std::size_t per_instance = std::max<std::size_t>(1, m_options.tasks_per_instance);
+  std::optional<std::int64_t> backstop, task_backstop;
+  if (auto limit = plan.time_limit_seconds ? plan.time_limit_seconds : plan.ttl_seconds) {
+    const std::int64_t one = *limit + (plan.container ? k_container_setup_seconds : 0);
+    const auto k = static_cast<std::int64_t>(std::min(per_instance, remaining.size()));
+    backstop = (k * one + m_options.backstop_grace_seconds + 59) / 60;
+    task_backstop = (one + m_options.backstop_grace_seconds + 59) / 60;
+  }
 
   while (!remaining.empty()) {
     auto pool = m_cooldown.first_available(pools, now_seconds());
@@ -413,12 +420,14 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
     }
     // No more than the account's RunInstances bucket holds: beyond it EC2 throttles or cuts the grant short, which
     // would read as a lack of capacity. Once the bucket is drained, launches go at its refill rate.
-    std::size_t take = std::min({remaining.size(), m_options.max_per_call, std::max<std::size_t>(1, pace_launch(1))});
+    std::size_t take = std::min({remaining.size(), m_options.max_per_call * per_instance,
+                                 std::max<std::size_t>(1, pace_launch(1)) * per_instance});
+    const std::size_t instances = (take + per_instance - 1) / per_instance;
     std::vector<Prepared> batch(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
     std::vector<ManifestEntry> entries;
     std::vector<std::uint64_t> indices;
     for (std::size_t k = 0; k < batch.size(); ++k) {
-      batch[k].entry.launch_index = static_cast<std::uint32_t>(k);
+      batch[k].entry.launch_index = static_cast<std::uint32_t>(k / per_instance);
       entries.push_back(batch[k].entry);
       indices.push_back(requests[batch[k].position].task.index);
     }
@@ -445,6 +454,7 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
     BootstrapSettings settings;
     settings.manifest_url = *manifest_url;
     settings.backstop_minutes = backstop;
+    settings.task_backstop_minutes = task_backstop;
     settings.spot_poll_seconds = m_options.spot_poll_seconds;
     settings.log_sync_seconds = m_options.log_sync_seconds;
     auto user_data = gzip_bytes(bootstrap_script(settings));
@@ -457,7 +467,8 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
     const std::string tried_text = util::join(tried, "; ");
     for (std::size_t k = 0; k < batch.size(); ++k) {
       auto& r = requests[batch[k].position];
-      std::string record = "client_token=" + token + "\nlaunch_index=" + std::to_string(k) + "\npool=" + describe(*pool) +
+      std::string record = "client_token=" + token + "\nlaunch_index=" + std::to_string(k / per_instance) +
+                           "\npool=" + describe(*pool) +
                            "\ntried=" + tried_text + "\n";
       (void)util::write_file_atomic(r.state_dir / k_launch_record, record);
     }
@@ -466,7 +477,7 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
     run.image_id = *ami;
     run.instance_type = pool->instance_type;
     run.min_count = 1;
-    run.max_count = static_cast<int>(batch.size());
+    run.max_count = static_cast<int>(instances);
     run.user_data = *user_data;
     run.market = pool->market == Market::spot ? MarketType::spot : MarketType::on_demand;
     run.client_token = token;
@@ -507,7 +518,7 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
     std::size_t started = 0;
     std::vector<Prepared> unfilled;
     for (std::size_t k = 0; k < batch.size(); ++k) {
-      auto it = by_index.find(static_cast<int>(k));
+      auto it = by_index.find(static_cast<int>(k / per_instance));
       if (it == by_index.end()) {
         unfilled.push_back(batch[k]);
         continue;
@@ -515,16 +526,17 @@ std::vector<Expected<std::string>> AwsProvider::launch_many(const std::vector<en
       results[batch[k].position] = it->second;
       ++started;
       // What spawn status and spawn cost show: the instance, its pool and since when it bills.
-      const Instance& inst = *launched[static_cast<int>(k)];
+      const Instance& inst = *launched[static_cast<int>(k / per_instance)];
       auto since = parse_iso8601(inst.launch_time);
       record_instance_start(requests[batch[k].position].state_dir,
                             {inst.id, pool->instance_type, inst.availability_zone.empty() ? pool->zone.value_or("") : inst.availability_zone,
-                             pool->market, since ? std::chrono::system_clock::to_time_t(*since) : now_seconds(), std::nullopt, 1});
+                             pool->market, since ? std::chrono::system_clock::to_time_t(*since) : now_seconds(), std::nullopt, 1,
+                             k % per_instance != 0});
     }
     remaining.erase(remaining.begin(), remaining.begin() + static_cast<std::ptrdiff_t>(take));
     if (!unfilled.empty()) {
       // A partial fill: this pool has no more for now; the rest go to the next pool.
-      std::string why = "partial fill (" + std::to_string(started) + " of " + std::to_string(batch.size()) + ")";
+      std::string why = "partial fill (" + std::to_string(by_index.size()) + " of " + std::to_string(instances) + ")";
       m_cooldown.fail(*pool, now_seconds(), why);
       tried.push_back(describe(*pool) + ": " + why);
       remaining.insert(remaining.begin(), unfilled.begin(), unfilled.end());
@@ -586,6 +598,7 @@ engine::TaskStatus AwsProvider::finished(const engine::LaunchRequest& r, const s
       (void)util::write_file_atomic(local, *body);
     }
   }
+  if (marker->start > 0) record_queued_start(r.state_dir, marker->start);
   std::vector<std::string> not_back;
   if (marker->state != TaskState::preempted) not_back = bring_back(*m_s3, *m_options.bucket, r.state_dir / k_files_record);
   status.state = marker->state;
@@ -902,6 +915,7 @@ AwsOptions options_from_environment() {
     if (!s.empty()) o.security_groups.push_back(s);
   if (auto v = env_or("SPAWN_AWS_INSTANCE_PROFILE"); !v.empty()) o.instance_profile = v;
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_ROOT_VOLUME_GIB"))) o.root_volume_gib = static_cast<int>(*v);
+  if (auto v = util::parse_uint(env_or("SPAWN_AWS_TASKS_PER_INSTANCE")); v && *v >= 1) o.tasks_per_instance = *v;
   if (auto v = util::parse_uint(env_or("SPAWN_AWS_COOLDOWN_SECONDS"))) o.cooldown_seconds = static_cast<std::int64_t>(*v);
   if (auto v = util::parse_double(env_or("SPAWN_AWS_LAUNCH_BURST")); v && *v >= 1) o.launch_burst = *v;
   if (auto v = util::parse_double(env_or("SPAWN_AWS_LAUNCH_RATE")); v && *v > 0) o.launch_rate = *v;
@@ -922,6 +936,7 @@ void apply_plan_settings(AwsOptions& options, const Plan& plan) {
   if (a.instance_profile) options.instance_profile = a.instance_profile;
   if (a.root_volume_gib) options.root_volume_gib = static_cast<int>(*a.root_volume_gib);
   if (a.cooldown_seconds) options.cooldown_seconds = static_cast<std::int64_t>(*a.cooldown_seconds);
+  if (a.tasks_per_instance) options.tasks_per_instance = static_cast<std::size_t>(*a.tasks_per_instance);
 }
 
 std::unique_ptr<engine::Provider> make_aws_provider(const AwsOptions& options) {

@@ -31,13 +31,14 @@ struct AwsOptions {
   int log_sync_seconds = 30;                     // output files uploaded while the task runs (spawn logs --follow)
   std::int64_t backstop_grace_seconds = 600;     // limit + this = `shutdown -h +N` (boot, kill wait, uploads)
   std::uint64_t back_piece_bytes = 4ull << 30;   // what a task sends back goes up in pieces of this size
+  std::size_t tasks_per_instance = 1;            // tasks of one launch an instance runs one after the other
 };
 
 // The options from the environment (a job's plan carries the config's aws.* keys, which take their place):
 // SPAWN_AWS_BUCKET, SPAWN_AWS_PREFIX, SPAWN_AWS_KEY_PAIR, SPAWN_AWS_SUBNETS
 // (comma-separated), SPAWN_AWS_SECURITY_GROUPS, SPAWN_AWS_INSTANCE_PROFILE, SPAWN_AWS_ROOT_VOLUME_GIB,
 // SPAWN_AWS_COOLDOWN_SECONDS, SPAWN_AWS_LOG_SYNC_SECONDS, SPAWN_AWS_LAUNCH_BURST, SPAWN_AWS_LAUNCH_RATE,
-// SPAWN_AWS_BACK_PIECE_BYTES (1 byte to 5 GiB), AWS_PROFILE.
+// SPAWN_AWS_BACK_PIECE_BYTES (1 byte to 5 GiB), SPAWN_AWS_TASKS_PER_INSTANCE, AWS_PROFILE.
 AwsOptions options_from_environment();
 // Puts the config's aws.* values the plan carries over options (a value the config did not set stays).
 void apply_plan_settings(AwsOptions& options, const Plan& plan);

@@ -76,14 +76,45 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do index=$(imds_get ami-launch-index) && break; s
 [[ -n $index ]] || { say "no ami-launch-index from IMDS"; off; }
 [[ -n $cohort_url ]] && cohort_join
 fetch "$manifest_url" "$root/manifest" || { say "cannot fetch the manifest"; off; }
-line=$(awk -F'\t' -v i="$index" '$1 == i' "$root/manifest")
-[[ -n $line ]] || { say "launch index $index is not in the manifest"; off; }
+# This instance's tasks: the manifest lines of its launch index, run one after the other (one, unless the job packs
+# several tasks per instance: aws.tasks_per_instance).
+mapfile -t lines < <(awk -F'\t' -v i="$index" '$1 == i' "$root/manifest")
+((${#lines[@]} > 0)) || { say "launch index $index is not in the manifest"; off; }
+node=${node:-$(hostname -s 2>/dev/null || hostname)}
+
+upload_outputs() {
+  local i path
+  for ((i = 5; i + 1 < ${#f[@]}; i += 2)); do
+    path=${f[i]//@SPAWN_ROOT@/$root}
+    path=${path//@SPAWN_NODE@/$node}
+    [[ -f $path ]] && upload "${f[i + 1]}" "$path"
+  done
+  [[ -f $dir/runtime.log ]] && upload "$log_url" "$dir/runtime.log"
+}
+# The exit marker of a task this instance cannot run: state, reason.
+give_up() {
+  printf 'state=%s\nexit_code=%s\nsignal=0\nreason=%s\nstart=0\nend=%s\n' "$1" "$([[ $1 == PREEMPTED ]] && echo 0 || echo 1)" \
+    "$2" "$(date +%s)" >"$root/$name.marker"
+  upload "$marker_url" "$root/$name.marker"
+}
+
+preempted=""
+for line in "${lines[@]}"; do
 IFS=$'\t' read -r -a f <<<"$line"
 name=${f[1]} bundle_url=${f[2]} marker_url=${f[3]} log_url=${f[4]}
 dir=$root/$name
-mkdir -p "$dir" && cd "$dir" || off
-fetch "$bundle_url" "$root/$name.bundle" && gzip -dc "$root/$name.bundle" | bash || { say "cannot unpack the task"; off; }
-node=${node:-$(hostname -s 2>/dev/null || hostname)}
+# A spot notice ends this task and the ones after it, which never started.
+if [[ -n $preempted ]]; then
+  give_up PREEMPTED "spot interruption before the task started ($(sed -n 's/.*"time" *: *"\([^"]*\)".*/\1/p' <<<"$notice"))"
+  continue
+fi
+mkdir -p "$dir" && cd "$dir" || { give_up FAILED "cannot create $dir on the instance"; continue; }
+if ! { fetch "$bundle_url" "$root/$name.bundle" && gzip -dc "$root/$name.bundle" | bash; }; then
+  say "cannot unpack the task"
+  [[ -n $cohort_url ]] && off
+  give_up FAILED "the instance could not fetch or unpack the task"
+  continue
+fi
 for file in settings job.env hostfile bin/srun bin/ssh ssh/config; do
   [[ -f $file ]] && sed -i -e "s|@SPAWN_ROOT@|${root//|/\\|}|g" -e "s|@SPAWN_NODE@|$node|g" "$file"
 done
@@ -106,16 +137,6 @@ if [[ -n $image ]]; then
   fi
 fi
 
-upload_outputs() {
-  local i path
-  for ((i = 5; i + 1 < ${#f[@]}; i += 2)); do
-    path=${f[i]//@SPAWN_ROOT@/$root}
-    path=${path//@SPAWN_NODE@/$node}
-    [[ -f $path ]] && upload "${f[i + 1]}" "$path"
-  done
-  [[ -f $dir/runtime.log ]] && upload "$log_url" "$dir/runtime.log"
-}
-
 if [[ -n $cohort_url ]]; then
   cohort_sshd || cohort_fail "node $node: spawn's sshd did not start: $(tail -n 1 "$dir/ssh/sshd.log" 2>/dev/null)"
   # The other nodes get the job's files too (srun's tasks there start in the same directory); their changes come
@@ -128,10 +149,9 @@ say "task $name (launch index $index) starting"
 # The time limit counts from the runtime's start, and so does the backstop from then on: fetching a large working
 # directory must not eat into the job's time.
 ( [[ ! -f $dir/workdir.sh ]] || bash "$dir/workdir.sh" in "$dir" || exit 1
-  [[ -z $backstop_minutes ]] || shutdown -h "+$backstop_minutes"
+  [[ -z $task_backstop_minutes ]] || shutdown -h "+$task_backstop_minutes"
   exec bash "$dir/runtime.sh" run "$dir" ) >>"$dir/runtime.log" 2>&1 &
 rt=$!
-preempted=""
 tick=0
 while kill -0 "$rt" 2>/dev/null; do
   sleep 1
@@ -171,6 +191,8 @@ else
   upload "$marker_url" "$dir/marker.lost"
 fi
 say "task $name done"
+cd "$root" || true
+done
 off
 )SPAWN";
 
@@ -180,6 +202,9 @@ std::string bootstrap_script(const BootstrapSettings& s) {
   std::string out = "#!/bin/bash\n";
   out += "manifest_url=" + shell_quote(s.manifest_url) + "\n";
   out += "backstop_minutes=" + (s.backstop_minutes ? std::to_string(*s.backstop_minutes) : std::string()) + "\n";
+  out += "task_backstop_minutes=" +
+         (s.task_backstop_minutes ? std::to_string(*s.task_backstop_minutes)
+                                  : s.backstop_minutes ? std::to_string(*s.backstop_minutes) : std::string()) + "\n";
   out += "spot_poll_seconds=" + std::to_string(std::max(1, s.spot_poll_seconds)) + "\n";
   out += "log_sync_seconds=" + std::to_string(std::max(1, s.log_sync_seconds)) + "\n";
   out += "cohort_url=" + (s.cohort_url ? shell_quote(*s.cohort_url) : std::string()) + "\n";

@@ -20,7 +20,8 @@ inline constexpr std::string_view k_instance_root = "@SPAWN_ROOT@";
 
 struct BootstrapSettings {
   std::string manifest_url;                       // presigned GET of the batch's manifest
-  std::optional<std::int64_t> backstop_minutes;   // `shutdown -h +N` at boot; nullopt: none
+  std::optional<std::int64_t> backstop_minutes;   // `shutdown -h +N` at boot (all its tasks); nullopt: none
+  std::optional<std::int64_t> task_backstop_minutes;  // again as each task's runtime starts (default: the above)
   int spot_poll_seconds = 5;                      // IMDS spot/instance-action
   int log_sync_seconds = 30;                      // output files uploaded while the task runs
   std::optional<std::string> cohort_url;          // presigned GET of a multi-node task's cohort object (cohort.hpp)

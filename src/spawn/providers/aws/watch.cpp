@@ -27,7 +27,15 @@ void record_instance_start(const fs::path& dir, const AttemptInstance& instance)
                                 "instance=" + instance.instance_id + "\ntype=" + instance.instance_type + "\nzone=" +
                                     instance.zone + "\nmarket=" + to_string(instance.market) +
                                     "\nlaunched=" + std::to_string(instance.launched) +
-                                    "\nnodes=" + std::to_string(instance.nodes) + "\n");
+                                    "\nnodes=" + std::to_string(instance.nodes) + (instance.queued ? "\nqueued=1" : "") +
+                                    "\n");
+}
+
+void record_queued_start(const fs::path& dir, std::int64_t when) {
+  auto instance = read_attempt_instance(dir);
+  if (!instance || !instance->queued || instance->ended) return;
+  instance->launched = when;
+  record_instance_start(dir, *instance);
 }
 
 void record_instance_end(const fs::path& dir, std::int64_t when) {
@@ -45,6 +53,7 @@ std::optional<AttemptInstance> read_attempt_instance(const fs::path& dir) {
   out.zone = r["zone"];
   out.market = r["market"] == "on-demand" ? Market::on_demand : Market::spot;
   out.launched = util::parse_int(r["launched"]).value_or(0);
+  out.queued = r["queued"] == "1";
   if (auto ended = util::parse_int(r["ended"])) out.ended = *ended;
   if (auto nodes = util::parse_uint(r["nodes"]); nodes && *nodes > 0) out.nodes = static_cast<std::uint32_t>(*nodes);
   return out;

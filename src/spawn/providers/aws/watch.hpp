@@ -38,9 +38,14 @@ struct AttemptInstance {
   std::int64_t launched = 0;            // epoch seconds (EC2's launch time): billing starts
   std::optional<std::int64_t> ended;    // when the provider saw the task end (its instance powers off then)
   std::uint32_t nodes = 1;              // instances billed together (a multi-node task's)
+  // One of several tasks on one instance (aws.tasks_per_instance), not its first: the instance's time is billed to
+  // the task running on it, so this one's from its own start (launched, set when it ends) and with no minimum.
+  bool queued = false;
 };
 // Written by the provider after RunInstances started the attempt whose state directory is dir.
 void record_instance_start(const std::filesystem::path& dir, const AttemptInstance& instance);
+// A queued task's start (its exit marker's), which its billing counts from.
+void record_queued_start(const std::filesystem::path& dir, std::int64_t when);
 // Adds the end time to that record, once (later calls keep the first time).
 void record_instance_end(const std::filesystem::path& dir, std::int64_t when);
 // The record of the attempt in dir; nullopt when no instance started for it.
