@@ -286,7 +286,7 @@ class Faults(AwsProviderCase):
         self.assertIn("sent signal 10 to the batch shell", runtime_log)
 
     def test_killed_mid_launch_then_resumed_without_duplicates(self):
-        self.ep.add_fault({"type": "delay", "action": "RunInstances", "seconds": 3, "count": 1})
+        self.ep.add_fault({"type": "delay", "action": "RunInstances", "seconds": 10, "count": 1})
         self.script("#!/bin/bash\n#SBATCH --array=0-5\n#SBATCH -t 5\necho once $SLURM_ARRAY_TASK_ID\n")
         proc = subprocess.Popen([SPAWN, "slurm", "submit", "job.sbatch", "--provider", "aws", "--yes"], cwd=self.work,
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
