@@ -198,7 +198,9 @@ class Packing(AwsProviderCase):
         out, err = proc.communicate(timeout=120)
         self.assertEqual(proc.returncode, 0, out + err)
         job = out.split("Submitted batch job ")[1].split()[0]
-        self.assertEqual(len(self.ep.instances), 2, "the three ran again on one new instance")
+        # Ran again on new instances: one, or two when the provider saw the first marker before the other two
+        # (the instance uploads them one after the other).
+        self.assertIn(len(self.ep.instances), (2, 3))
         tasks = json.loads(self.spawn("status", job, "--json", check=True).stdout)["tasks"]
         self.assertEqual([(t["state"], t["restart_count"]) for t in tasks], [("COMPLETED", 1)] * 3)
         for i in range(3):
